@@ -1,0 +1,115 @@
+"""Shared pieces: atomic output, progress lines and the one-line error contract of tools."""
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from od_tools.common.errors import UserError
+from od_tools.common.files import atomic_dir, atomic_path, write_text_atomic
+from od_tools.common.progress import Progress, format_duration, format_progress
+
+
+def test_atomic_path_publishes_only_on_success(tmp_path):
+    target = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"whole")
+        assert not target.exists()
+    assert target.read_bytes() == b"whole"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_write_replaces_existing_file(tmp_path):
+    target = tmp_path / "a.txt"
+    write_text_atomic(target, "one")
+    write_text_atomic(target, "two")
+    assert target.read_text() == "two"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_atomic_dir_replaces_whole_folder_or_nothing(tmp_path):
+    target = tmp_path / "model"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("1")
+    with pytest.raises(ValueError):
+        with atomic_dir(target) as tmp:
+            (tmp / "b").write_text("2")
+            raise ValueError("failed export")
+    assert sorted(p.name for p in target.iterdir()) == ["a"]
+    with atomic_dir(target) as tmp:
+        (tmp / "c").write_text("3")
+    assert sorted(p.name for p in target.iterdir()) == ["c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_user_error_is_one_line():
+    assert str(UserError("a\n  b\tc")) == "a b c"
+
+
+def test_progress_line_with_total():
+    line = format_progress("convert", 30, 120, 10.0, "images")
+    assert line == "convert [######..................] 30/120 images 3.0 images/s ETA 0:30"
+
+
+def test_progress_line_without_total():
+    assert format_progress("train", 50, None, 125.0, "steps") == "train 50 steps 0.4 steps/s elapsed 2:05"
+
+
+def test_durations():
+    assert format_duration(59.6) == "1:00"
+    assert format_duration(3725) == "1:02:05"
+
+
+def test_progress_in_logs_is_rate_limited():
+    stream = io.StringIO()
+    with Progress("work", total=1000, unit="items", stream=stream, log_every=3600) as progress:
+        for _ in range(1000):
+            progress.update()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[-1].startswith("work [########################] 1000/1000 items")
+
+
+TOOL = """
+from od_tools.common import cli
+from od_tools.common.errors import UserError
+
+def main(argv):
+    if argv[1:] == ["bad"]:
+        raise UserError("data.csv: row 3: class 'cat' is not in the label map; add it")
+    if argv[1:] == ["bug"]:
+        raise KeyError("oops")
+    print("ok")
+
+cli.run(main)
+"""
+
+
+def _run_tool(tmp_path, *args):
+    script = tmp_path / "mytool.py"
+    script.write_text(TOOL)
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          env={"PYTHONPATH": ":".join(sys.path)})
+
+
+def test_tool_reports_user_errors_as_one_line(tmp_path):
+    result = _run_tool(tmp_path, "bad")
+    assert result.returncode == 1
+    assert result.stderr == "mytool: error: data.csv: row 3: class 'cat' is not in the label map; add it\n"
+
+
+def test_tool_keeps_tracebacks_for_bugs(tmp_path):
+    result = _run_tool(tmp_path, "bug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "KeyError" in result.stderr
+
+
+def test_tool_success(tmp_path):
+    result = _run_tool(tmp_path)
+    assert (result.returncode, result.stdout) == (0, "ok\n")
