@@ -7,10 +7,12 @@ every locked package importable and nothing else to set up.
 
 Attributes and environment:
   lock: the `requirements.lock` label. Editing it re-runs the rule (Bazel tracks the label).
+  The install itself is tools/venv/make_venv.py, shared with the toolchain image.
   OD_PYTHON: the interpreter to create the venv with (default: `python3` on PATH).
-  OD_PREBUILT_VENV: an existing venv made from the same lock (e.g. the toolchain image's). It is
-      used in place of a new one when its `od_lock.sha256` stamp matches the lock, which lets
-      Bazel work with no network; a mismatch is an error, never a silent mix.
+  OD_PREBUILT_VENVS: a folder of venvs made by tools/venv/make_venv.py, one per repository name
+      (e.g. the toolchain image's /opt/venvs/od_venv). `<folder>/<name>` is used in place of a
+      new venv when its `od_lock.sha256` stamp matches the lock, which lets Bazel work with no
+      network; a mismatch is an error, never a silent mix.
 """
 
 _STAMP = "od_lock.sha256"
@@ -26,6 +28,15 @@ exports_files(["python.sh", "{stamp}"])
 sh_binary(
     name = "python",
     srcs = ["python.sh"],
+    data = ["{stamp}"],
+)
+
+# The venv lives outside Bazel's view: depending on this library (every target of the project
+# does, through //od_tools:package) makes the lock's hash an input, so a new lock re-runs tests
+# and actions instead of reusing results built with the old packages.
+py_library(
+    name = "venv",
+    data = ["{stamp}"],
 )
 
 py_runtime(
@@ -56,90 +67,74 @@ exec "{python}" "$@"
 def _run(rctx, args, what, timeout = 600, quiet = True):
     result = rctx.execute(args, timeout = timeout, quiet = quiet)
     if result.return_code != 0:
-        fail("{} failed (exit {}):\n{}{}".format(what, result.return_code, result.stdout, result.stderr))
+        if quiet:
+            fail("{} failed (exit {}):\n{}{}".format(what, result.return_code, result.stdout, result.stderr))
+        fail("{} failed (exit {}); its output is above.".format(what, result.return_code))
     return result.stdout
 
-def _sha256(rctx, path):
-    return _run(rctx, ["sha256sum", str(path)], "sha256sum").split(" ")[0]
-
-def _prebuilt_venv(rctx, prebuilt, lock_sha):
-    stamp = rctx.path(prebuilt + "/" + _STAMP)
-    if not stamp.exists:
-        fail("OD_PREBUILT_VENV={} has no {} stamp: it was not built by this project.".format(prebuilt, _STAMP))
-    found = rctx.read(stamp).strip()
-    if found != lock_sha:
-        fail(("OD_PREBUILT_VENV={} was built from a different lock ({} != {} of {}): " +
-              "rebuild it, or unset OD_PREBUILT_VENV to let Bazel build a venv.").format(
-            prebuilt,
-            found[:12],
-            lock_sha[:12],
-            rctx.attr.lock,
-        ))
-    rctx.symlink(prebuilt, "venv")
-
-def _lock_subset(text, names):
-    """The lock's entries (pin and hash lines) for the given distribution names."""
-    lines = []
-    keep = False
-    for line in text.splitlines():
-        if line and not line[0].isspace() and not line.startswith("#"):
-            keep = line.split("==")[0].strip().lower() in names
-        if keep and not line.strip().startswith("#"):
-            lines.append(line)
-    return "\n".join(lines) + "\n"
-
-def _pip_install(rctx, requirements, what, extra = []):
-    _run(
-        rctx,
-        ["venv/bin/python3", "-m", "pip", "install", "--require-hashes", "--no-deps",
-         "--disable-pip-version-check", "--progress-bar=off"] + extra + ["-r", str(requirements)],
-        what,
-        timeout = rctx.attr.timeout,
-        quiet = False,
-    )
-
-def _new_venv(rctx, lock, lock_sha):
+def _python(rctx):
     python = rctx.os.environ.get("OD_PYTHON") or rctx.which("python3")
     if not python:
         fail("No python3 on PATH: install Python 3.11 with venv (apt-get install python3-venv) or set OD_PYTHON.")
-    rctx.report_progress("creating venv with {}".format(python))
-    _run(rctx, [str(python), "-m", "venv", "venv"], "python3 -m venv (on Debian: apt-get install python3-venv)")
+    return str(python)
 
-    # A few locked packages ship only as sdists. Installing the locked build backend first and
-    # building without isolation keeps every byte that enters the venv hash-checked.
-    rctx.file("build_backend.lock", _lock_subset(rctx.read(lock), rctx.attr.build_backend))
-    rctx.report_progress("pip install the locked build backend")
-    _pip_install(rctx, "build_backend.lock", "pip install of {} from {}".format(
-        ", ".join(rctx.attr.build_backend),
-        rctx.attr.lock,
-    ))
-    rctx.report_progress("pip install --require-hashes -r {}".format(rctx.attr.lock.name))
-    _pip_install(rctx, lock, "pip install from {}".format(rctx.attr.lock), ["--no-build-isolation"])
-    rctx.file("venv/" + _STAMP, lock_sha + "\n")
+def _lock_sha256(rctx, python, lock):
+    return _run(rctx, [
+        python,
+        "-c",
+        "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())",
+        str(lock),
+    ], "hashing " + str(rctx.attr.lock)).strip()
+
+def _use_prebuilt(rctx, prebuilt, lock_sha):
+    stamp = rctx.path(prebuilt + "/" + _STAMP)
+    if not stamp.exists:
+        fail("{}: no {} stamp, so it was not built from {} by tools/venv/make_venv.py; rebuild it or unset OD_PREBUILT_VENVS.".format(
+            prebuilt,
+            _STAMP,
+            rctx.attr.lock,
+        ))
+    found = rctx.read(stamp).strip()
+    if found != lock_sha:
+        fail(("{} was built from another version of {} (lock sha256 {} != {}): rebuild it, " +
+              "or unset OD_PREBUILT_VENVS to let Bazel build the venv.").format(
+            prebuilt,
+            rctx.attr.lock,
+            found[:12],
+            lock_sha[:12],
+        ))
+    rctx.symlink(prebuilt, "venv")
 
 def _python_venv_impl(rctx):
+    # Resolve every label first: Bazel restarts the rule at the first unresolved one.
     lock = rctx.path(rctx.attr.lock)
-    lock_sha = _sha256(rctx, lock)
-    prebuilt = rctx.os.environ.get("OD_PREBUILT_VENV", "")
-    if prebuilt:
-        _prebuilt_venv(rctx, prebuilt, lock_sha)
+    make_venv = rctx.path(rctx.attr._make_venv)
+    python = _python(rctx)
+    lock_sha = _lock_sha256(rctx, python, lock)
+    prebuilt_root = rctx.os.environ.get("OD_PREBUILT_VENVS", "")
+    if prebuilt_root:
+        _use_prebuilt(rctx, prebuilt_root.rstrip("/") + "/" + rctx.name, lock_sha)
     else:
-        _new_venv(rctx, lock, lock_sha)
-    python = str(rctx.path("venv/bin/python3"))
-    rctx.file("python.sh", _WRAPPER_TEMPLATE.format(lock = rctx.attr.lock, python = python), executable = True)
+        rctx.report_progress("pip install --require-hashes -r {}".format(rctx.attr.lock))
+        _run(
+            rctx,
+            [python, str(make_venv), "--lock", str(lock), "--dest", "venv"],
+            "creating the venv from {}".format(rctx.attr.lock),
+            timeout = rctx.attr.timeout,
+            quiet = False,
+        )
+    venv_python = str(rctx.path("venv/bin/python3"))
+    rctx.file("python.sh", _WRAPPER_TEMPLATE.format(lock = rctx.attr.lock, python = venv_python), executable = True)
     rctx.file(_STAMP, lock_sha + "\n")
-    rctx.file("BUILD.bazel", _BUILD_TEMPLATE.format(lock = rctx.attr.lock, python = python, stamp = _STAMP))
+    rctx.file("BUILD.bazel", _BUILD_TEMPLATE.format(lock = rctx.attr.lock, python = venv_python, stamp = _STAMP))
 
 python_venv = repository_rule(
     implementation = _python_venv_impl,
     attrs = {
         "lock": attr.label(mandatory = True, allow_single_file = True),
-        "build_backend": attr.string_list(
-            default = ["packaging", "setuptools", "setuptools-scm", "vcs-versioning", "wheel"],
-            doc = "Locked packages installed first, to build the lock's sdists without isolation.",
-        ),
         "timeout": attr.int(default = 3600, doc = "Seconds pip may take (TensorFlow is ~600 MB)."),
+        "_make_venv": attr.label(default = "//tools/venv:make_venv.py", allow_single_file = True),
     },
-    environ = ["OD_PYTHON", "OD_PREBUILT_VENV"],
+    environ = ["OD_PYTHON", "OD_PREBUILT_VENVS"],
     doc = "A venv built from a hash-locked requirements file, with a Python toolchain.",
 )

@@ -17,7 +17,7 @@ def od_py_test(name, srcs, deps = [], data = [], args = [], size = "small", **kw
         srcs = srcs + [runner],
         main = runner,
         args = ["$(location {})".format(src) for src in srcs] + args,
-        deps = deps,
+        deps = deps + ["@od_venv//:venv"],
         data = data,
         size = size,
         python_version = "PY3",
