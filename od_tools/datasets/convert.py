@@ -1,0 +1,234 @@
+"""The conversion pipeline: records -> validation in worker processes -> sharded TFRecords.
+
+Used by create_tf_record, inspect_tf_record (--fix) and the demo dataset. Workers validate
+images (no TensorFlow there); this process builds the tf.Examples and writes them in input
+order (`Pool.imap`), so the output bytes depend only on the inputs and the seed, never on the
+worker count.
+Nothing is published until everything succeeded (see `writer`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+
+from od_tools.common.errors import UserError
+from od_tools.common.files import atomic_path
+from od_tools.common.progress import Progress
+from od_tools.datasets.records import ImageRecord
+from od_tools.datasets.report import Report, SplitStats, skipped_breakdown
+from od_tools.datasets.tf_example import build_example
+from od_tools.datasets.validation import Issue, LabelIndex, Processed, validate_record
+from od_tools.datasets.writer import ShardedWriter, auto_num_shards, remove_stale_shards
+from od_tools.label_map import LabelMap, format_android_labels, format_label_map
+
+LABEL_MAP_NAME = "label_map.pbtxt"
+ANDROID_LABELS_NAME = "labelmap.txt"
+# Fewer records than this per worker do not repay starting a process.
+MIN_RECORDS_PER_WORKER = 8
+CHUNK_SIZE = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """Records that go to one set of shards (`output_prefix` None: validate only)."""
+
+    name: str
+    records: Sequence[ImageRecord]
+    output_prefix: str | None = None
+    num_shards: int = 0  # 0: one shard per ~100 MB of images
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    tool: str = "create_tf_record"
+    strict: bool = False
+    num_workers: int = 0                 # 0: every core this process may use
+    label_map_dir: str | None = None     # where label_map.pbtxt and labelmap.txt go
+    report_path: str | None = None
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def label_index(label_map: LabelMap) -> LabelIndex:
+    return LabelIndex(name_to_id=label_map.name_to_id(), id_to_name={i.id: i.name for i in label_map.items})
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def worker_count(requested: int, total_records: int) -> int:
+    wanted = requested if requested > 0 else available_cores()
+    return max(1, min(wanted, total_records // MIN_RECORDS_PER_WORKER))
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them and cleans up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+Mapper = Callable[[Callable[[ImageRecord], Processed], Iterable[ImageRecord]], Iterator[Processed]]
+
+
+def _start_method() -> str:
+    """fork where there is one: workers start in milliseconds instead of re-importing everything.
+
+    Safe here although this process may have loaded TensorFlow (whose thread pools a fork does
+    not copy): workers only decode images with PIL and hash bytes, never call TensorFlow, and
+    the pool is created before TensorFlow is loaded whenever the input does not need it.
+    """
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+@contextlib.contextmanager
+def ordered_map(num_workers: int, log: IO[str]) -> Iterator[Mapper]:
+    """`map` in input order, across `num_workers` processes (1: in this process)."""
+    if num_workers <= 1:
+        yield map
+        return
+    try:
+        pool = multiprocessing.get_context(_start_method()).Pool(num_workers, initializer=_ignore_interrupts)
+    except OSError as e:
+        print(f"warning: cannot start worker processes ({e}); working in one process", file=log)
+        yield map
+        return
+    with pool:
+        yield functools.partial(pool.imap, chunksize=CHUNK_SIZE)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so temporary shards are removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _record_bytes(record: ImageRecord) -> int:
+    if record.encoded is not None:
+        return len(record.encoded)
+    try:
+        return os.path.getsize(record.image_path) if record.image_path else 0
+    except OSError:
+        return 0
+
+
+def _check_prefixes(splits: Sequence[Split]) -> None:
+    prefixes = [(s.name, os.path.abspath(s.output_prefix)) for s in splits if s.output_prefix]
+    for i, (name, prefix) in enumerate(prefixes):
+        for other_name, other in prefixes[i + 1:]:
+            if other == prefix or other.startswith(prefix + "-") or prefix.startswith(other + "-"):
+                raise UserError(f"the {name} and {other_name} outputs ({prefix}, {other}) would share the shard "
+                                "pattern <prefix>-*; give them distinct prefixes")
+
+
+def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, settings: Settings,
+        log: IO[str] | None = None, out: IO[str] | None = None) -> Report:
+    """Validates every split's records and writes the shards, label maps and report.
+
+    Raises UserError, with nothing written, when --strict finds any issue or a split ends up
+    with no valid image.
+    """
+    log = log if log is not None else sys.stderr
+    out = out if out is not None else sys.stdout
+    for split in splits:
+        if not split.records:
+            raise UserError(f"{split.name}: no images to convert (empty dataset)")
+    _check_prefixes(splits)
+    report = Report(tool=settings.tool, inputs=settings.inputs, options=settings.options, label_map=label_map,
+                    label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits})
+    labels = label_index(label_map)
+    total = sum(len(s.records) for s in splits)
+    workers = worker_count(settings.num_workers, total)
+    report_dir = os.path.dirname(os.path.abspath(settings.report_path)) if settings.report_path else None
+    published: list[tuple[str, list[str]]] = []
+
+    with contextlib.ExitStack() as stack, _terminate_as_interrupt():
+        ordered = stack.enter_context(ordered_map(workers, log))  # before TensorFlow loads (writers)
+        writers: dict[str, ShardedWriter] = {}
+        for split in splits:
+            if split.output_prefix:
+                count = split.num_shards or auto_num_shards(sum(_record_bytes(r) for r in split.records))
+                writers[split.name] = ShardedWriter(split.output_prefix, count, stack)
+                report.splits[split.name].shards = list(writers[split.name].paths)
+                published.append((split.output_prefix, writers[split.name].paths))
+        check = functools.partial(validate_record, labels=labels)
+        seen: dict[str, str] = {}
+        started = time.monotonic()
+        with Progress(settings.tool, total=total, unit="images", stream=log) as progress:
+            for split in splits:
+                stats, writer = report.splits[split.name], writers.get(split.name)
+                for processed in ordered(check, split.records):
+                    issues = list(processed.issues)
+                    example = processed.example
+                    if example is not None:
+                        if example.sha256 in seen:
+                            issues.append(Issue("image_duplicate", f"{split.name}: '{example.filename}'",
+                                                f"same image bytes as {seen[example.sha256]}"))
+                        else:
+                            seen[example.sha256] = f"{split.name}: '{example.filename}'"
+                        if writer is not None:
+                            writer.write(build_example(example))
+                    stats.add(processed)
+                    for issue in issues:
+                        if report.issues.add(issue):
+                            print(f"{settings.tool}: warning: {issue.message()}", file=log)
+                    progress.update()
+        elapsed = time.monotonic() - started
+
+        first = report.issues.first
+        if settings.strict and first is not None:
+            print(report.summary(), file=out)
+            raise UserError(f"{first.error()} (--strict: {report.issues.total} issue(s) in all, nothing written)")
+        for split in splits:
+            stats = report.splits[split.name]
+            if stats.images_written == 0:
+                print(report.summary(), file=out)
+                raise UserError(f"{split.name}: none of its {stats.images_read} images is usable "
+                                f"({skipped_breakdown(report.issues)}; first: {first.error() if first else '-'}); "
+                                "nothing written")
+
+        if writers:
+            report.written = True
+            report.outputs = {f"{name} shards": writer.paths[0].replace("-00000-of-", "-?????-of-")
+                              for name, writer in writers.items()}
+        texts: dict[str, str] = {}
+        if writers and settings.label_map_dir is not None:
+            for key, name, text in (("label map", LABEL_MAP_NAME, format_label_map(label_map)),
+                                    ("android labels", ANDROID_LABELS_NAME, format_android_labels(label_map))):
+                path = os.path.join(settings.label_map_dir, name)
+                texts[path] = text
+                report.outputs[key] = path
+        if settings.report_path:
+            report.outputs["report"] = settings.report_path
+        if settings.report_path:
+            texts[settings.report_path] = report.to_json_text(relative_to=report_dir)
+        for path, text in texts.items():
+            stack.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
+    # Leaving the ExitStack closed every shard and renamed everything into place.
+    for prefix, paths in published:
+        for path in remove_stale_shards(prefix, paths):
+            print(f"{settings.tool}: removed {path} (a shard of an earlier run with another shard count)", file=log)
+    print(report.summary(elapsed), file=out)
+    return report
