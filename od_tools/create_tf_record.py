@@ -17,6 +17,7 @@ from absl import flags
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 from od_tools.datasets.create import CreateRequest, create_tf_records
+from od_tools.datasets.images import CHECKS
 from od_tools.datasets.readers import FORMATS
 
 _INPUT_FORMAT = flags.DEFINE_enum(
@@ -48,6 +49,9 @@ _LABEL_MAP_PATH = flags.DEFINE_string(
     "(COCO categories, VoTT tags), else the class names found, sorted, ids from 1.")
 _STRICT = flags.DEFINE_boolean("strict", False, "Fail (writing nothing) on any clipped, dropped or skipped data.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Processes that check images; 0: every available core.")
+_IMAGE_CHECK = flags.DEFINE_enum(
+    "image_check", "decode", list(CHECKS), "decode: decode every image once (fails exactly where TensorFlow's "
+    "decoder would); header: header and completeness only (truncation, non-images), several times faster.")
 _REPORT_PATH = flags.DEFINE_string("report_path", None, "JSON report (default: report.json beside the output).")
 
 
@@ -79,6 +83,7 @@ def main(argv: Sequence[str]) -> None:
         label_map_path=_path(_LABEL_MAP_PATH),
         strict=_STRICT.value,
         num_workers=_NUM_WORKERS.value,
+        image_check=_IMAGE_CHECK.value,
         report_path=_path(_REPORT_PATH),
     ))
 

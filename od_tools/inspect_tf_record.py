@@ -12,6 +12,7 @@ from typing import Sequence
 from absl import flags
 
 from od_tools.common import cli
+from od_tools.datasets.images import CHECKS
 from od_tools.datasets.inspection import InspectRequest, inspect_tf_records
 
 _LABEL_MAP_PATH = flags.DEFINE_string(
@@ -21,6 +22,8 @@ _FIX = flags.DEFINE_string("fix", None, "Write a repaired copy with this shard p
 _NUM_SHARDS = flags.DEFINE_integer("num_shards", 0, "Shards of the --fix copy; 0: as many as the input files.")
 _STRICT = flags.DEFINE_boolean("strict", False, "Exit with status 1 if any record has an issue.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Processes that check images; 0: every available core.")
+_IMAGE_CHECK = flags.DEFINE_enum(
+    "image_check", "decode", list(CHECKS), "decode: decode every image once; header: header and completeness only.")
 _REPORT_PATH = flags.DEFINE_string("report_path", None, "Also write the report as JSON here.")
 
 
@@ -32,6 +35,7 @@ def main(argv: Sequence[str]) -> None:
         num_shards=_NUM_SHARDS.value,
         strict=_STRICT.value,
         num_workers=_NUM_WORKERS.value,
+        image_check=_IMAGE_CHECK.value,
         report_path=cli.workspace_path(_REPORT_PATH.value) if _REPORT_PATH.value else None,
     ))
 

@@ -8,10 +8,13 @@ on the same warm files, and prints images/s and MB/s (of JPEG input) for:
 * raw copy      reading every image and writing the bytes to one file: the I/O floor;
 * naive         one process: decode each image, re-encode it as JPEG, build and write the
                 tf.Example (what many tutorial converters do);
-* create_tf_record  this toolchain's converter (pass-through bytes, validation decode in
-                worker processes, COCO parsing, sharding, label map and report included).
+* create_tf_record  this toolchain's converter (pass-through bytes, COCO parsing, validation
+                and serialization in worker processes, sharding, label map and report
+                included), with its default decode check and with --image_check=header.
 
-TensorFlow is imported before any timing starts; everything else is inside the timings.
+TensorFlow is imported before any timing starts; everything else is inside the timings. CPU
+time per image (all processes) is printed too: unlike wall time it does not depend on what
+else the machine is running.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import io
 import json
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -83,10 +87,21 @@ def naive_convert(coco_json: str, image_dir: str, output: str) -> None:
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
 
 
-def timed(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
+def ours(coco_json: str, image_dir: str, output_dir: str, image_check: str) -> None:
+    create_tf_records(CreateRequest(input_format="coco", annotations=coco_json, image_dir=image_dir,
+                                    output_path=os.path.join(output_dir, "train.tfrecord"), num_shards=2,
+                                    num_workers=_NUM_WORKERS.value, image_check=image_check), out=io.StringIO())
+
+
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and of the worker processes it waited for)."""
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    started, cpu_started = time.perf_counter(), cpu()
     work()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, cpu() - cpu_started
 
 
 def main(argv: Sequence[str]) -> None:
@@ -116,19 +131,19 @@ def main(argv: Sequence[str]) -> None:
             ("raw copy", timed(lambda: raw_copy(paths, os.path.join(out, "copy.bin")))),
             ("naive (1 process, decode + re-encode)",
              timed(lambda: naive_convert(coco_json, image_dir, os.path.join(out, "naive.tfrecord")))),
-            (f"create_tf_record ({workers} workers, pass-through)", timed(lambda: create_tf_records(CreateRequest(
-                input_format="coco", annotations=coco_json, image_dir=image_dir,
-                output_path=os.path.join(out, "train.tfrecord"), num_shards=2, num_workers=_NUM_WORKERS.value),
-                out=io.StringIO()))),
+            (f"create_tf_record ({workers} workers, decode check)",
+             timed(lambda: ours(coco_json, image_dir, os.path.join(out, "decode"), "decode"))),
+            (f"create_tf_record ({workers} workers, --image_check=header)",
+             timed(lambda: ours(coco_json, image_dir, os.path.join(out, "header"), "header"))),
         ]
-    baseline = results[1][1]
+    baseline = results[1][1][0]
     print(f"\n{len(paths)} JPEGs, {spec.image_size}x{spec.image_size}, {megabytes:.1f} MB; "
-          f"{available_cores()} core(s) available")
-    print(f"  {'method':<48} {'seconds':>8} {'images/s':>9} {'MB/s':>7} {'vs naive':>9}")
-    for name, seconds in results:
-        print(f"  {name:<48} {seconds:8.2f} {len(paths) / seconds:9.1f} {megabytes / seconds:7.1f} "
-              f"{baseline / seconds:8.2f}x")
-
+          f"{available_cores()} core(s) available; load average {os.getloadavg()[0]:.1f} (other processes "
+          "compete for the cores when it exceeds their number)")
+    print(f"  {'method':<52} {'seconds':>8} {'images/s':>9} {'MB/s':>7} {'vs naive':>9} {'CPU ms/image':>13}")
+    for name, (seconds, cpu_seconds) in results:
+        print(f"  {name:<52} {seconds:8.2f} {len(paths) / seconds:9.1f} {megabytes / seconds:7.1f} "
+              f"{baseline / seconds:8.2f}x {1000 * cpu_seconds / len(paths):13.2f}")
 
 if __name__ == "__main__":
     cli.run(main)

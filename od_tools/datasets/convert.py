@@ -1,7 +1,7 @@
 """The conversion pipeline: records -> validation in worker processes -> sharded TFRecords.
 
 Used by create_tf_record, inspect_tf_record (--fix) and the demo dataset. Workers validate
-images (no TensorFlow there); this process builds the tf.Examples and writes them in input
+images and serialize the tf.Examples (no TensorFlow there); this process writes them in input
 order (`Pool.imap`), so the output bytes depend only on the inputs and the seed, never on the
 worker count.
 Nothing is published until everything succeeded (see `writer`).
@@ -25,8 +25,8 @@ from od_tools.common.files import atomic_path
 from od_tools.common.progress import Progress
 from od_tools.datasets.records import ImageRecord
 from od_tools.datasets.report import Report, SplitStats, skipped_breakdown
-from od_tools.datasets.tf_example import build_example
-from od_tools.datasets.validation import Issue, LabelIndex, Processed, validate_record
+from od_tools.datasets.tf_example import serialize_example
+from od_tools.datasets.validation import Issue, Processed, ValidationContext, validate_record
 from od_tools.datasets.writer import ShardedWriter, auto_num_shards, remove_stale_shards
 from od_tools.label_map import LabelMap, format_android_labels, format_label_map
 
@@ -52,14 +52,27 @@ class Settings:
     tool: str = "create_tf_record"
     strict: bool = False
     num_workers: int = 0                 # 0: every core this process may use
+    image_check: str = "decode"          # images.CHECKS
     label_map_dir: str | None = None     # where label_map.pbtxt and labelmap.txt go
     report_path: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def label_index(label_map: LabelMap) -> LabelIndex:
-    return LabelIndex(name_to_id=label_map.name_to_id(), id_to_name={i.id: i.name for i in label_map.items})
+def process_record(record: ImageRecord, context: ValidationContext) -> Processed:
+    """The workers' job: validate, then serialize the tf.Example there too (the image bytes then
+    cross back to this process once, inside the serialized record)."""
+    processed = validate_record(record, context)
+    if processed.example is None:
+        return processed
+    serialized = serialize_example(processed.example)
+    return dataclasses.replace(processed, example=dataclasses.replace(processed.example, encoded=b""),
+                               serialized=serialized)
+
+
+def validation_context(label_map: LabelMap, image_check: str = "decode") -> ValidationContext:
+    return ValidationContext(name_to_id=label_map.name_to_id(), id_to_name={i.id: i.name for i in label_map.items},
+                      image_check=image_check)
 
 
 def available_cores() -> int:
@@ -74,9 +87,11 @@ def worker_count(requested: int, total_records: int) -> int:
     return max(1, min(wanted, total_records // MIN_RECORDS_PER_WORKER))
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them and cleans up."""
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them and cleans up, and die at once
+    on SIGTERM (how Pool.terminate stops them) instead of running a handler inherited by fork."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 Mapper = Callable[[Callable[[ImageRecord], Processed], Iterable[ImageRecord]], Iterator[Processed]]
@@ -99,7 +114,7 @@ def ordered_map(num_workers: int, log: IO[str]) -> Iterator[Mapper]:
         yield map
         return
     try:
-        pool = multiprocessing.get_context(_start_method()).Pool(num_workers, initializer=_ignore_interrupts)
+        pool = multiprocessing.get_context(_start_method()).Pool(num_workers, initializer=_init_worker)
     except OSError as e:
         print(f"warning: cannot start worker processes ({e}); working in one process", file=log)
         yield map
@@ -158,14 +173,16 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
     _check_prefixes(splits)
     report = Report(tool=settings.tool, inputs=settings.inputs, options=settings.options, label_map=label_map,
                     label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits})
-    labels = label_index(label_map)
+    context = validation_context(label_map, settings.image_check)
     total = sum(len(s.records) for s in splits)
     workers = worker_count(settings.num_workers, total)
     report_dir = os.path.dirname(os.path.abspath(settings.report_path)) if settings.report_path else None
     published: list[tuple[str, list[str]]] = []
 
-    with contextlib.ExitStack() as stack, _terminate_as_interrupt():
-        ordered = stack.enter_context(ordered_map(workers, log))  # before TensorFlow loads (writers)
+    with contextlib.ExitStack() as stack:
+        # Workers fork first: before TensorFlow loads (writers) and before the SIGTERM handler.
+        ordered = stack.enter_context(ordered_map(workers, log))
+        stack.enter_context(_terminate_as_interrupt())
         writers: dict[str, ShardedWriter] = {}
         for split in splits:
             if split.output_prefix:
@@ -173,7 +190,7 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
                 writers[split.name] = ShardedWriter(split.output_prefix, count, stack)
                 report.splits[split.name].shards = list(writers[split.name].paths)
                 published.append((split.output_prefix, writers[split.name].paths))
-        check = functools.partial(validate_record, labels=labels)
+        check = functools.partial(process_record, context=context)
         seen: dict[str, str] = {}
         started = time.monotonic()
         with Progress(settings.tool, total=total, unit="images", stream=log) as progress:
@@ -189,7 +206,7 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
                         else:
                             seen[example.sha256] = f"{split.name}: '{example.filename}'"
                         if writer is not None:
-                            writer.write(build_example(example))
+                            writer.write(processed.serialized)
                     stats.add(processed)
                     for issue in issues:
                         if report.issues.add(issue):

@@ -10,6 +10,7 @@ from typing import IO
 from od_tools.common.errors import UserError
 from od_tools.datasets.classes import resolve_label_map
 from od_tools.datasets.convert import Settings, Split, run
+from od_tools.datasets.images import CHECKS
 from od_tools.datasets.readers import read_dataset
 from od_tools.datasets.report import Report
 from od_tools.datasets.splits import shuffled, split_train_val
@@ -33,6 +34,7 @@ class CreateRequest:
     label_map_path: str | None = None
     strict: bool = False
     num_workers: int = 0
+    image_check: str = "decode"
     report_path: str | None = None
 
     @property
@@ -52,6 +54,8 @@ def default_val_prefix(output_path: str) -> str:
 def _check(request: CreateRequest) -> None:
     if request.num_shards < 0 or request.num_val_shards < 0:
         raise UserError("--num_shards and --num_val_shards must be 0 (automatic) or more")
+    if request.image_check not in CHECKS:
+        raise UserError(f"--image_check={request.image_check}: use one of {', '.join(CHECKS)}")
     if request.num_workers < 0:
         raise UserError(f"--num_workers={request.num_workers}: must be 0 (every core) or more")
     if request.val_annotations is not None and request.val_fraction > 0:
@@ -88,10 +92,12 @@ def create_tf_records(request: CreateRequest, out: IO[str] | None = None) -> Rep
         tool="create_tf_record",
         strict=request.strict,
         num_workers=request.num_workers,
+        image_check=request.image_check,
         label_map_dir=output_dir,
         report_path=request.report_path or os.path.join(output_dir, REPORT_NAME),
         inputs={"format": request.input_format, "annotations": request.annotations, "image_dir": request.image_dir,
                 "val_annotations": request.val_annotations, "label_map_path": request.label_map_path},
-        options={"strict": request.strict, "seed": request.seed, "val_fraction": request.val_fraction},
+        options={"strict": request.strict, "seed": request.seed, "val_fraction": request.val_fraction,
+                 "image_check": request.image_check},
     )
     return run(splits, label_map, origin, settings, out=out)

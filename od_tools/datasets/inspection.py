@@ -14,6 +14,7 @@ from typing import Sequence
 from od_tools.common.errors import UserError
 from od_tools.datasets.classes import resolve_label_map
 from od_tools.datasets.convert import Settings, Split, run
+from od_tools.datasets.images import CHECKS
 from od_tools.datasets.report import Report
 from od_tools.datasets.tfrecords import read_tfrecord_files, tfrecord_files
 from od_tools.datasets.validation import KINDS
@@ -27,12 +28,15 @@ class InspectRequest:
     num_shards: int = 0          # for --fix; 0: as many as the input has files
     strict: bool = False
     num_workers: int = 0
+    image_check: str = "decode"
     report_path: str | None = None
 
 
 def inspect_tf_records(request: InspectRequest) -> Report:
     if not request.patterns:
         raise UserError("no TFRecords given; usage: inspect_tf_record PATTERN [PATTERN ...] [--fix OUT_PREFIX]")
+    if request.image_check not in CHECKS:
+        raise UserError(f"--image_check={request.image_check}: use one of {', '.join(CHECKS)}")
     files = sorted({f for pattern in request.patterns for f in tfrecord_files(pattern, flag="PATTERN")})
     source = " ".join(request.patterns)
     if request.fix_path and any(os.path.abspath(f).startswith(os.path.abspath(request.fix_path) + "-") for f in files):
@@ -45,10 +49,11 @@ def inspect_tf_records(request: InspectRequest) -> Report:
     settings = Settings(
         tool="inspect_tf_record",
         num_workers=request.num_workers,
+        image_check=request.image_check,
         label_map_dir=(os.path.dirname(request.fix_path) or ".") if request.fix_path else None,
         report_path=request.report_path,
         inputs={"patterns": list(request.patterns), "files": len(files), "label_map_path": request.label_map_path},
-        options={"fix": request.fix_path, "strict": request.strict},
+        options={"fix": request.fix_path, "strict": request.strict, "image_check": request.image_check},
     )
     report = run([split], label_map, origin, settings)
     if request.strict and report.issues.total:

@@ -71,6 +71,7 @@ class ExampleData:
     """A validated image, everything a tf.Example needs."""
 
     encoded: bytes
+    size_bytes: int          # len(encoded), kept when the bytes travel inside a serialized record
     image_format: str        # "jpeg" or "png"
     width: int
     height: int

@@ -52,7 +52,7 @@ class SplitStats:
             return
         self.images_written += 1
         self.objects_written += len(example.objects)
-        self.image_bytes += len(example.encoded)
+        self.image_bytes += example.size_bytes
         self.objects_per_image[len(example.objects)] += 1
         self.image_sizes[f"{example.width}x{example.height}"] += 1
         self.image_formats[example.image_format] += 1

@@ -1,12 +1,13 @@
 """tf.Example records with the Object Detection API's keys: building them, and reading them back.
 
 The keys are those the OD API's `TfExampleDecoder` and Model Garden's
-`official.vision.dataloaders.tf_example_decoder.TfExampleDecoder` read. TensorFlow is imported
-inside the functions: worker processes, which only validate images, never load it.
+`official.vision.dataloaders.tf_example_decoder.TfExampleDecoder` read. Building needs no
+TensorFlow (worker processes serialize); reading imports it inside the function.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING, Sequence
 
 from od_tools.datasets.geometry import Box
@@ -36,40 +37,62 @@ BOX_KEYS = (XMIN, YMIN, XMAX, YMAX)
 PER_OBJECT_KEYS = BOX_KEYS + (CLASS_TEXT, CLASS_LABEL, IS_CROWD, AREA, DIFFICULT)
 
 
-def build_example(data: ExampleData) -> bytes:
-    """The serialized tf.Example of a validated image (deterministic bytes)."""
-    import tensorflow as tf
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # int64 two's complement, as protobuf encodes negative numbers
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
-    def to_bytes(values: Sequence[bytes]) -> tf.train.Feature:
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
-    def to_floats(values: Sequence[float]) -> tf.train.Feature:
-        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
-    def to_ints(values: Sequence[int]) -> tf.train.Feature:
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
+def _bytes_list(values: Sequence[bytes]) -> bytes:      # Feature.bytes_list = 1
+    return _field(1, b"".join(_field(1, v) for v in values))
+
+
+def _float_list(values: Sequence[float]) -> bytes:      # Feature.float_list = 2, packed
+    return _field(2, _field(1, struct.pack(f"<{len(values)}f", *values)) if values else b"")
+
+
+def _int64_list(values: Sequence[int]) -> bytes:        # Feature.int64_list = 3, packed
+    return _field(3, _field(1, b"".join(_varint(v) for v in values)) if values else b"")
+
+
+def serialize_example(data: ExampleData) -> bytes:
+    """The serialized tf.Example of a validated image, encoded here without TensorFlow.
+
+    Runs in the worker processes, so the main process only writes bytes. The result is byte for
+    byte what `tf.train.Example.SerializeToString(deterministic=True)` gives (map keys sorted),
+    which the tests check.
+    """
     objects = data.objects
-    feature = {
-        ENCODED: to_bytes([data.encoded]),
-        FORMAT: to_bytes([data.image_format.encode()]),
-        HEIGHT: to_ints([data.height]),
-        WIDTH: to_ints([data.width]),
-        FILENAME: to_bytes([data.filename.encode()]),
-        SOURCE_ID: to_bytes([data.source_id.encode()]),
-        SHA256: to_bytes([data.sha256.encode()]),
-        XMIN: to_floats([o.box.xmin for o in objects]),
-        YMIN: to_floats([o.box.ymin for o in objects]),
-        XMAX: to_floats([o.box.xmax for o in objects]),
-        YMAX: to_floats([o.box.ymax for o in objects]),
-        CLASS_TEXT: to_bytes([o.class_text.encode() for o in objects]),
-        CLASS_LABEL: to_ints([o.class_id for o in objects]),
-        IS_CROWD: to_ints([int(o.is_crowd) for o in objects]),
-        AREA: to_floats([o.area for o in objects]),
-        DIFFICULT: to_ints([int(o.difficult) for o in objects]),
+    features = {
+        ENCODED: _bytes_list([data.encoded]),
+        FORMAT: _bytes_list([data.image_format.encode()]),
+        HEIGHT: _int64_list([data.height]),
+        WIDTH: _int64_list([data.width]),
+        FILENAME: _bytes_list([data.filename.encode()]),
+        SOURCE_ID: _bytes_list([data.source_id.encode()]),
+        SHA256: _bytes_list([data.sha256.encode()]),
+        XMIN: _float_list([o.box.xmin for o in objects]),
+        YMIN: _float_list([o.box.ymin for o in objects]),
+        XMAX: _float_list([o.box.xmax for o in objects]),
+        YMAX: _float_list([o.box.ymax for o in objects]),
+        CLASS_TEXT: _bytes_list([o.class_text.encode() for o in objects]),
+        CLASS_LABEL: _int64_list([o.class_id for o in objects]),
+        IS_CROWD: _int64_list([int(o.is_crowd) for o in objects]),
+        AREA: _float_list([o.area for o in objects]),
+        DIFFICULT: _int64_list([int(o.difficult) for o in objects]),
     }
-    example = tf.train.Example(features=tf.train.Features(feature=feature))
-    return example.SerializeToString(deterministic=True)
+    # Example.features = 1 -> Features.feature = 1: map entries {key = 1, value = 2}.
+    entries = b"".join(_field(1, _field(1, key.encode()) + _field(2, value)) for key, value in sorted(features.items()))
+    return _field(1, entries)
 
 
 def _values(feature_map: "tf.train.Features", key: str) -> list | None:

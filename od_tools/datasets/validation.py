@@ -116,11 +116,12 @@ class Issue:
 
 
 @dataclasses.dataclass(frozen=True)
-class LabelIndex:
-    """The label map as workers need it: picklable plain dicts."""
+class ValidationContext:
+    """What workers check records against: the label map (picklable plain dicts) and the image check."""
 
     name_to_id: Mapping[str, int]
     id_to_name: Mapping[int, str]
+    image_check: str = "decode"   # see images.CHECKS
 
     def known(self, limit: int = 8) -> str:
         names = list(self.name_to_id)
@@ -135,6 +136,7 @@ class Processed:
     example: ExampleData | None
     issues: tuple[Issue, ...]
     objects_read: int
+    serialized: bytes | None = None   # the tf.Example, once serialized
 
 
 def read_image_bytes(record: ImageRecord) -> bytes:
@@ -151,7 +153,7 @@ def read_image_bytes(record: ImageRecord) -> bytes:
         raise images.ImageProblem("image_missing", f"cannot read {record.image_path} ({e.strerror})") from e
 
 
-def validate_record(record: ImageRecord, labels: LabelIndex) -> Processed:
+def validate_record(record: ImageRecord, context: ValidationContext) -> Processed:
     """Checks one record against the policy; never raises for bad data."""
     issues = [Issue(i.kind, record.where, i.detail) for i in record.issues]
     skip = lambda: Processed(None, tuple(issues), len(record.objects))  # noqa: E731
@@ -159,7 +161,7 @@ def validate_record(record: ImageRecord, labels: LabelIndex) -> Processed:
         return skip()
     try:
         data = read_image_bytes(record)
-        info = images.probe(data)
+        info = images.probe(data, context.image_check)
     except images.ImageProblem as problem:
         issues.append(Issue(problem.kind, record.where, problem.detail))
         return skip()
@@ -177,7 +179,7 @@ def validate_record(record: ImageRecord, labels: LabelIndex) -> Processed:
 
     objects = []
     for annotation in record.objects:
-        checked, object_issues = _validate_object(record, annotation, info, labels)
+        checked, object_issues = _validate_object(record, annotation, info, context)
         issues.extend(object_issues)
         if checked is not None:
             objects.append(checked)
@@ -187,7 +189,7 @@ def validate_record(record: ImageRecord, labels: LabelIndex) -> Processed:
         return skip()
 
     example = ExampleData(
-        encoded=data, image_format=info.image_format, width=info.width, height=info.height,
+        encoded=data, size_bytes=len(data), image_format=info.image_format, width=info.width, height=info.height,
         filename=record.filename, source_id=record.source_id,
         sha256=hashlib.sha256(data).hexdigest(), objects=tuple(objects))
     return Processed(example, tuple(issues), len(record.objects))
@@ -203,7 +205,7 @@ def _size_detail(declared: tuple[int, int] | None, info: images.ImageInfo) -> st
 
 
 def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: images.ImageInfo,
-                     labels: LabelIndex) -> tuple[ObjectData | None, list[Issue]]:
+                     context: ValidationContext) -> tuple[ObjectData | None, list[Issue]]:
     name, class_id = annotation.class_name, annotation.class_id
     label = f" '{name}'" if name else (f" (class id {class_id})" if class_id is not None else "")
     where = f"{record.where} {annotation.where}{label}"
@@ -211,17 +213,17 @@ def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: im
     drop = lambda kind, detail: (None, issues + [Issue(kind, where, detail)])  # noqa: E731
 
     if name:
-        mapped = labels.name_to_id.get(name)
+        mapped = context.name_to_id.get(name)
         if mapped is None:
-            return drop("class_unknown", f"class '{name}' is not in the label map (it has {labels.known()})")
+            return drop("class_unknown", f"class '{name}' is not in the label map (it has {context.known()})")
         if class_id is not None and class_id != mapped:
             issues.append(Issue("class_id_corrected", where,
                                 f"class id {class_id}, but the label map gives '{name}' id {mapped}"))
         class_id = mapped
     elif class_id is not None:
-        name = labels.id_to_name.get(class_id)
+        name = context.id_to_name.get(class_id)
         if name is None:
-            return drop("class_unknown", f"class id {class_id} is not in the label map (it has {labels.known()})")
+            return drop("class_unknown", f"class id {class_id} is not in the label map (it has {context.known()})")
     else:
         return drop("class_missing", "the object has no class")
 

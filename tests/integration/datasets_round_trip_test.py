@@ -12,6 +12,9 @@ from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder
 
 import dataset_fixtures as fx
 from od_tools.datasets.create import CreateRequest, create_tf_records
+from od_tools.datasets.geometry import Box
+from od_tools.datasets.records import ExampleData, ObjectData
+from od_tools.datasets.tf_example import serialize_example
 from od_tools.label_map import read_label_map
 
 IMAGES = fx.sample_images(6)
@@ -143,6 +146,11 @@ def test_output_bytes_do_not_depend_on_the_worker_count(tmp_path):
     assert list(outputs[1]) == ["label_map.pbtxt", "labelmap.txt", "report.json", "t-00000-of-00003",
                                 "t-00001-of-00003", "t-00002-of-00003", "t_val-00000-of-00001"]
     assert outputs[1] == outputs[2]
+    header = tmp_path / "header"
+    create_tf_records(CreateRequest(input_format="csv", annotations=annotations, output_path=str(header / "t"),
+                                    num_shards=3, val_fraction=0.25, seed=5, num_workers=2, image_check="header"))
+    shards = {p.name: p.read_bytes() for p in header.iterdir() if "-of-" in p.name}
+    assert shards == {name: data for name, data in outputs[1].items() if "-of-" in name}
 
 
 def test_seeded_split_puts_every_image_in_exactly_one_split(tmp_path):
@@ -166,22 +174,27 @@ def test_bad_data_is_left_out_counted_and_reported_without_strict(tmp_path):
     images = [fx.Image("good.jpg", 50, 40, (fx.Obj("cat", (1, 1, 20, 20)),)),
               fx.Image("edge.jpg", 50, 40, (fx.Obj("cat", (-5, 1, 20, 20)), fx.Obj("dog", (30, 30, 10, 10)))),
               fx.Image("broken.jpg", 50, 40, (fx.Obj("dog", (1, 1, 20, 20)),)),
-              fx.Image("gone.jpg", 50, 40, (fx.Obj("dog", (1, 1, 20, 20)),))]
+              fx.Image("gone.jpg", 50, 40, (fx.Obj("dog", (1, 1, 20, 20)),)),
+              fx.Image("copy.jpg", 50, 40, (fx.Obj("dog", (2, 2, 20, 20)),))]
     root = tmp_path / "in"
     annotations = fx.write_csv(str(root), images)
     (root / "broken.jpg").write_bytes((root / "broken.jpg").read_bytes()[:200])
     (root / "gone.jpg").unlink()
+    (root / "copy.jpg").write_bytes((root / "good.jpg").read_bytes())
     prefix = str(tmp_path / "out" / "train.tfrecord")
     report = create_tf_records(CreateRequest(input_format="csv", annotations=annotations, output_path=prefix,
                                              num_workers=1))
     records = decoded(prefix)
-    assert sorted(records) == ["edge.jpg", "good.jpg"]
+    assert sorted(records) == ["copy.jpg", "edge.jpg", "good.jpg"]
     assert records["edge.jpg"]["groundtruth_boxes"][0].tolist() == pytest.approx([1 / 40, 0.0, 0.5, 0.4])
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     counts = {name: entry["count"] for name, entry in saved["issues"].items() if entry["count"]}
-    assert counts == {"box_clipped": 1, "box_inverted": 1, "image_corrupt": 1, "image_missing": 1}
-    assert saved["totals"] == {"images_read": 4, "images_written": 2, "images_skipped": 2, "objects_read": 5,
-                               "objects_written": 2, "objects_dropped": 3}
+    assert counts == {"box_clipped": 1, "box_inverted": 1, "image_corrupt": 1, "image_missing": 1,
+                      "image_duplicate": 1}
+    assert saved["totals"] == {"images_read": 5, "images_written": 3, "images_skipped": 2, "objects_read": 6,
+                               "objects_written": 3, "objects_dropped": 3}
+    duplicate = saved["issues"]["image_duplicate"]["examples"][0]
+    assert "same image bytes as" in duplicate and "good.jpg" in duplicate and "copy.jpg" in duplicate
     assert "broken.jpg" in saved["issues"]["image_corrupt"]["examples"][0]
     assert report.written
 
@@ -195,3 +208,42 @@ def test_a_new_shard_count_replaces_the_old_shards(tmp_path):
     assert sorted(p for p in os.listdir(tmp_path / "out") if "tfrecord" in p) == [
         "train.tfrecord-00000-of-00002", "train.tfrecord-00001-of-00002"]
     assert len(decoded(prefix)) == len(IMAGES)
+
+
+def tensorflow_serialization(data: ExampleData) -> bytes:
+    """The same record built with TensorFlow's own proto classes."""
+    def feature(kind, values):
+        lists = {"bytes": tf.train.BytesList, "float": tf.train.FloatList, "int64": tf.train.Int64List}
+        return tf.train.Feature(**{f"{kind}_list": lists[kind](value=values)})
+
+    o = data.objects
+    features = {
+        "image/encoded": feature("bytes", [data.encoded]), "image/format": feature("bytes", [data.image_format.encode()]),
+        "image/height": feature("int64", [data.height]), "image/width": feature("int64", [data.width]),
+        "image/filename": feature("bytes", [data.filename.encode()]),
+        "image/source_id": feature("bytes", [data.source_id.encode()]),
+        "image/key/sha256": feature("bytes", [data.sha256.encode()]),
+        "image/object/bbox/xmin": feature("float", [x.box.xmin for x in o]),
+        "image/object/bbox/ymin": feature("float", [x.box.ymin for x in o]),
+        "image/object/bbox/xmax": feature("float", [x.box.xmax for x in o]),
+        "image/object/bbox/ymax": feature("float", [x.box.ymax for x in o]),
+        "image/object/class/text": feature("bytes", [x.class_text.encode() for x in o]),
+        "image/object/class/label": feature("int64", [x.class_id for x in o]),
+        "image/object/is_crowd": feature("int64", [int(x.is_crowd) for x in o]),
+        "image/object/area": feature("float", [x.area for x in o]),
+        "image/object/difficult": feature("int64", [int(x.difficult) for x in o]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize("objects", [
+    (),
+    (ObjectData(Box(0.1, 0.2, 0.30000001, 0.9), 1, "cat", False, 123.456, False),),
+    (ObjectData(Box(0.0, 0.0, 1.0, 1.0), 2**40, "Schäferhund 🐕", True, 1e9, True),
+     ObjectData(Box(1 / 3, 2 / 7, 0.5, 0.5), 300, "x" * 200, False, 0.5, False)),
+])
+def test_our_serialization_is_byte_identical_to_tensorflows(objects):
+    data = ExampleData(encoded=bytes(range(256)) * 700, size_bytes=179200, image_format="png", width=4032,
+                       height=3024, filename="dir/ä.png", source_id="9007199254740993", sha256="ab" * 32,
+                       objects=objects)
+    assert serialize_example(data) == tensorflow_serialization(data)

@@ -71,7 +71,7 @@ def test_clipping_an_overlapping_box_gives_its_intersection_with_the_image(box):
     clipped = geometry.clip_unit(box)
     if geometry.overlaps_unit(box):
         assert clipped == Box(max(0.0, box.xmin), max(0.0, box.ymin), min(1.0, box.xmax), min(1.0, box.ymax))
-        assert (clipped.area > 0) == (box.area > 0)
+        assert (clipped.width > 0 and clipped.height > 0) == (box.width > 0 and box.height > 0)
     else:
         assert clipped.area == 0
 

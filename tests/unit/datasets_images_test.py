@@ -69,3 +69,27 @@ def test_non_images_are_corrupt(data):
     with pytest.raises(images.ImageProblem) as caught:
         images.probe(data)
     assert caught.value.kind == "image_corrupt"
+
+
+def test_the_header_check_reads_no_pixels_but_still_catches_truncation():
+    data = encoded("JPEG", (256, 256))
+    assert images.probe(data, "header") == images.probe(data, "decode")
+    with pytest.raises(images.ImageProblem, match="ends before its end-of-image marker"):
+        images.probe(data[: len(data) * 9 // 10], "header")
+    png = bytearray(encoded("PNG", (32, 32)))
+    png[png.index(b"IDAT") + 10] ^= 0xFF
+    with pytest.raises(images.ImageProblem):
+        images.probe(bytes(png), "header")
+
+
+def test_a_truncated_main_image_is_caught_despite_a_complete_exif_thumbnail():
+    thumbnail = encoded("JPEG", (16, 16))
+    exif = Image.Exif()
+    exif[images.EXIF_ORIENTATION_TAG] = 1
+    data = encoded("JPEG", (64, 64), exif=exif.tobytes())
+    # Splice a whole thumbnail JPEG (with its own scan and end marker) into an APP segment.
+    app = b"\xff\xe2" + (len(thumbnail) + 2).to_bytes(2, "big") + thumbnail
+    spliced = data[:2] + app + data[2:]
+    assert images.probe(spliced, "header").width == 64
+    with pytest.raises(images.ImageProblem):
+        images.probe(spliced[: len(spliced) - 200], "header")
