@@ -1,4 +1,4 @@
-"""Annotations (COCO, Pascal VOC, VoTT, CSV) -> validated, sharded TFRecords for detection.
+r"""Annotations (COCO, Pascal VOC, VoTT, CSV) -> validated, sharded TFRecords for detection.
 
     bazel run //od_tools:create_tf_record -- \
         --input_format=voc --annotations=data/Annotations --image_dir=data/JPEGImages \

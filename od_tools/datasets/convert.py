@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import multiprocessing
+import multiprocessing.pool
 import os
 import signal
 import sys
@@ -35,6 +37,7 @@ ANDROID_LABELS_NAME = "labelmap.txt"
 # Fewer records than this per worker do not repay starting a process.
 MIN_RECORDS_PER_WORKER = 8
 CHUNK_SIZE = 8
+WINDOW = 512  # records in flight per window of the worker pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +110,22 @@ def _start_method() -> str:
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+def _windowed(pool: multiprocessing.pool.Pool, function: Callable[[ImageRecord], Processed],
+              records: Iterable[ImageRecord]) -> Iterator[Processed]:
+    """pool.imap over a bounded window of records at a time (the next one already queued), so a
+    stream of records with their images never piles up in the task queue."""
+    iterator = iter(records)
+    pending = None
+    while True:
+        window = list(itertools.islice(iterator, WINDOW))
+        current = pool.imap(function, window, chunksize=CHUNK_SIZE) if window else None
+        if pending is not None:
+            yield from pending
+        if current is None:
+            return
+        pending = current
+
+
 @contextlib.contextmanager
 def ordered_map(num_workers: int, log: IO[str]) -> Iterator[Mapper]:
     """`map` in input order, across `num_workers` processes (1: in this process)."""
@@ -120,7 +139,7 @@ def ordered_map(num_workers: int, log: IO[str]) -> Iterator[Mapper]:
         yield map
         return
     with pool:
-        yield functools.partial(pool.imap, chunksize=CHUNK_SIZE)
+        yield functools.partial(_windowed, pool)
 
 
 @contextlib.contextmanager
@@ -138,6 +157,12 @@ def _terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _split_bytes(records: Iterable[ImageRecord]) -> int:
+    """Bytes of images in a split, for automatic sharding (without reading streamed records)."""
+    total = getattr(records, "total_bytes", None)
+    return total if total is not None else sum(_record_bytes(r) for r in records)
 
 
 def _record_bytes(record: ImageRecord) -> int:
@@ -158,12 +183,78 @@ def _check_prefixes(splits: Sequence[Split]) -> None:
                                 "pattern <prefix>-*; give them distinct prefixes")
 
 
+def _open_writers(splits: Sequence[Split], stats: dict[str, SplitStats],
+                  stack: contextlib.ExitStack) -> dict[str, ShardedWriter]:
+    writers = {}
+    for split in splits:
+        if split.output_prefix:
+            count = split.num_shards or auto_num_shards(_split_bytes(split.records))
+            writers[split.name] = ShardedWriter(split.output_prefix, count, stack)
+            stats[split.name].shards = list(writers[split.name].paths)
+    return writers
+
+
+def _convert_all(splits: Sequence[Split], ordered: Mapper, context: ValidationContext,
+                 writers: dict[str, ShardedWriter], report: Report, tool: str, log: IO[str]) -> None:
+    """Streams every record through the workers, in order, into its split's shards and the report."""
+    check = functools.partial(process_record, context=context)
+    seen: dict[str, str] = {}  # image sha256 -> first record with those bytes
+    with Progress(tool, total=sum(len(s.records) for s in splits), unit="images", stream=log) as progress:
+        for split in splits:
+            stats, writer = report.splits[split.name], writers.get(split.name)
+            for processed in ordered(check, split.records):
+                issues = list(processed.issues)
+                example = processed.example
+                if example is not None:
+                    name = f"{split.name}: '{example.filename}'"
+                    if example.sha256 in seen:
+                        issues.append(Issue("image_duplicate", name, f"same image bytes as {seen[example.sha256]}"))
+                    seen.setdefault(example.sha256, name)
+                    if writer is not None:
+                        writer.write(processed.serialized)
+                stats.add(processed)
+                for issue in issues:
+                    if report.issues.add(issue):
+                        print(f"{tool}: warning: {issue.message()}", file=log)
+                progress.update()
+
+
+def _refuse_unless_usable(report: Report, strict: bool, out: IO[str]) -> None:
+    """--strict and empty splits end the run here, before anything is published."""
+    first = report.issues.first
+    if strict and first is not None:
+        print(report.summary(), file=out)
+        raise UserError(f"{first.error()} (--strict: {report.issues.total} issue(s) in all, nothing written)")
+    for stats in report.splits.values():
+        if stats.images_written == 0:
+            print(report.summary(), file=out)
+            raise UserError(f"{stats.name}: none of its {stats.images_read} images is usable "
+                            f"({skipped_breakdown(report.issues)}; first: {first.error() if first else '-'}); "
+                            "nothing written")
+
+
+def _side_files(report: Report, writers: dict[str, ShardedWriter], settings: Settings) -> dict[str, str]:
+    """label_map.pbtxt, labelmap.txt and report.json (path -> text); records them in the report."""
+    texts = {}
+    if writers and settings.label_map_dir is not None:
+        for key, name, text in (("label map", LABEL_MAP_NAME, format_label_map(report.label_map)),
+                                ("android labels", ANDROID_LABELS_NAME, format_android_labels(report.label_map))):
+            path = os.path.join(settings.label_map_dir, name)
+            texts[path] = text
+            report.outputs[key] = path
+    if settings.report_path:
+        report.outputs["report"] = settings.report_path
+        report_dir = os.path.dirname(os.path.abspath(settings.report_path))
+        texts[settings.report_path] = report.to_json_text(relative_to=report_dir)
+    return texts
+
+
 def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, settings: Settings,
         log: IO[str] | None = None, out: IO[str] | None = None) -> Report:
     """Validates every split's records and writes the shards, label maps and report.
 
-    Raises UserError, with nothing written, when --strict finds any issue or a split ends up
-    with no valid image.
+    Raises UserError, with nothing written, when --strict finds any issue, a split ends up with
+    no valid image, or the run is interrupted.
     """
     log = log if log is not None else sys.stderr
     out = out if out is not None else sys.stdout
@@ -173,79 +264,31 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
     _check_prefixes(splits)
     report = Report(tool=settings.tool, inputs=settings.inputs, options=settings.options, label_map=label_map,
                     label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits})
-    context = validation_context(label_map, settings.image_check)
-    total = sum(len(s.records) for s in splits)
-    workers = worker_count(settings.num_workers, total)
-    report_dir = os.path.dirname(os.path.abspath(settings.report_path)) if settings.report_path else None
-    published: list[tuple[str, list[str]]] = []
-
-    with contextlib.ExitStack() as stack:
-        # Workers fork first: before TensorFlow loads (writers) and before the SIGTERM handler.
-        ordered = stack.enter_context(ordered_map(workers, log))
-        stack.enter_context(_terminate_as_interrupt())
-        writers: dict[str, ShardedWriter] = {}
-        for split in splits:
-            if split.output_prefix:
-                count = split.num_shards or auto_num_shards(sum(_record_bytes(r) for r in split.records))
-                writers[split.name] = ShardedWriter(split.output_prefix, count, stack)
-                report.splits[split.name].shards = list(writers[split.name].paths)
-                published.append((split.output_prefix, writers[split.name].paths))
-        check = functools.partial(process_record, context=context)
-        seen: dict[str, str] = {}
-        started = time.monotonic()
-        with Progress(settings.tool, total=total, unit="images", stream=log) as progress:
-            for split in splits:
-                stats, writer = report.splits[split.name], writers.get(split.name)
-                for processed in ordered(check, split.records):
-                    issues = list(processed.issues)
-                    example = processed.example
-                    if example is not None:
-                        if example.sha256 in seen:
-                            issues.append(Issue("image_duplicate", f"{split.name}: '{example.filename}'",
-                                                f"same image bytes as {seen[example.sha256]}"))
-                        else:
-                            seen[example.sha256] = f"{split.name}: '{example.filename}'"
-                        if writer is not None:
-                            writer.write(processed.serialized)
-                    stats.add(processed)
-                    for issue in issues:
-                        if report.issues.add(issue):
-                            print(f"{settings.tool}: warning: {issue.message()}", file=log)
-                    progress.update()
-        elapsed = time.monotonic() - started
-
-        first = report.issues.first
-        if settings.strict and first is not None:
-            print(report.summary(), file=out)
-            raise UserError(f"{first.error()} (--strict: {report.issues.total} issue(s) in all, nothing written)")
-        for split in splits:
-            stats = report.splits[split.name]
-            if stats.images_written == 0:
-                print(report.summary(), file=out)
-                raise UserError(f"{split.name}: none of its {stats.images_read} images is usable "
-                                f"({skipped_breakdown(report.issues)}; first: {first.error() if first else '-'}); "
-                                "nothing written")
-
-        if writers:
-            report.written = True
-            report.outputs = {f"{name} shards": writer.paths[0].replace("-00000-of-", "-?????-of-")
-                              for name, writer in writers.items()}
-        texts: dict[str, str] = {}
-        if writers and settings.label_map_dir is not None:
-            for key, name, text in (("label map", LABEL_MAP_NAME, format_label_map(label_map)),
-                                    ("android labels", ANDROID_LABELS_NAME, format_android_labels(label_map))):
-                path = os.path.join(settings.label_map_dir, name)
-                texts[path] = text
-                report.outputs[key] = path
-        if settings.report_path:
-            report.outputs["report"] = settings.report_path
-        if settings.report_path:
-            texts[settings.report_path] = report.to_json_text(relative_to=report_dir)
-        for path, text in texts.items():
-            stack.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
-    # Leaving the ExitStack closed every shard and renamed everything into place.
-    for prefix, paths in published:
-        for path in remove_stale_shards(prefix, paths):
-            print(f"{settings.tool}: removed {path} (a shard of an earlier run with another shard count)", file=log)
+    workers = worker_count(settings.num_workers, sum(len(s.records) for s in splits))
+    try:
+        with contextlib.ExitStack() as stack:
+            # Workers fork first: before TensorFlow loads (writers) and before the SIGTERM handler.
+            ordered = stack.enter_context(ordered_map(workers, log))
+            stack.enter_context(_terminate_as_interrupt())
+            writers = _open_writers(splits, report.splits, stack)
+            started = time.monotonic()
+            _convert_all(splits, ordered, validation_context(label_map, settings.image_check), writers, report,
+                         settings.tool, log)
+            elapsed = time.monotonic() - started
+            _refuse_unless_usable(report, settings.strict, out)
+            if writers:
+                report.written = True
+                report.outputs = {f"{name} shards": writer.paths[0].replace("-00000-of-", "-?????-of-")
+                                  for name, writer in writers.items()}
+            for path, text in _side_files(report, writers, settings).items():
+                stack.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")
+        # Leaving the ExitStack closed every shard and renamed everything into place, at once.
+    except KeyboardInterrupt as e:
+        raise UserError(f"interrupted ({e or 'Ctrl-C'}); nothing was written") from None
+    for split in splits:
+        if split.output_prefix:
+            for path in remove_stale_shards(split.output_prefix, report.splits[split.name].shards):
+                print(f"{settings.tool}: removed {path} (a shard of an earlier run with another shard count)",
+                      file=log)
     print(report.summary(elapsed), file=out)
     return report

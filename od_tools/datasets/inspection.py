@@ -41,7 +41,7 @@ def inspect_tf_records(request: InspectRequest) -> Report:
     source = " ".join(request.patterns)
     if request.fix_path and any(os.path.abspath(f).startswith(os.path.abspath(request.fix_path) + "-") for f in files):
         raise UserError(f"--fix={request.fix_path}: would overwrite the records being inspected; choose another prefix")
-    dataset = read_tfrecord_files(files, source)
+    dataset = read_tfrecord_files(files, source, in_memory=False)
     if not dataset.records:
         raise UserError(f"{source}: the TFRecords hold no records (empty dataset)")
     label_map, origin = resolve_label_map([dataset], request.label_map_path)

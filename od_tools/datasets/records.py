@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import Sequence
 
 from od_tools.datasets.geometry import Box
 
@@ -83,9 +84,13 @@ class ExampleData:
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """What a reader found: the records and, where the format declares them, the classes."""
+    """What a reader found: the records and, where the format declares them, the classes.
 
-    records: tuple[ImageRecord, ...]
+    `records` is a tuple, or for TFRecord inputs read by inspection a sized iterable that
+    parses records on demand (their images would not fit in memory).
+    """
+
+    records: Sequence[ImageRecord]
     source: str                                       # the annotations, for messages
     declared_classes: tuple[tuple[int, str], ...] | None = None
     classes_origin: str = ""                          # e.g. "COCO categories of x.json"

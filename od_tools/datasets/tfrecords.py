@@ -1,9 +1,10 @@
 """Existing TFRecords as input: VoTT's TFRecord export, the OD API scripts' output, our own.
 
-Records are read whole (their images are inside). Class ids and source ids found in them are
-checked across the input: class ids that map one-to-one onto class names become the label map
-(VoTT's 0-based tag indexes shifted to start at 1), and source ids that are not unique decimal
-numbers are renumbered, because Model Garden's COCO evaluation parses them as integers.
+The records hold their images, so they are read twice rather than held in memory: a first
+pass notes class ids and names and source ids, then `TFRecordSource` yields the records on
+demand. Class ids that map one-to-one onto class names become the label map (VoTT's 0-based
+tag indexes shifted to start at 1), and source ids that are not unique decimal numbers are
+renumbered, because Model Garden's COCO evaluation parses them as integers.
 """
 
 from __future__ import annotations
@@ -50,37 +51,74 @@ def _malformed(record: ImageRecord) -> bool:
     return any(issue.kind == "record_malformed" for issue in record.issues)
 
 
-def _renumber_source_ids(records: list[ImageRecord]) -> list[ImageRecord]:
-    ids = [r.source_id for r in records if not _malformed(r)]
-    if all(i.isdecimal() for i in ids) and len(set(ids)) == len(ids):
-        return records
-    renumbered = []
-    for index, record in enumerate(records):
-        new_id = str(index + 1)
-        if record.source_id == new_id or _malformed(record):
-            renumbered.append(dataclasses.replace(record, source_id=new_id))
-            continue
-        was = f"'{record.source_id}'" if record.source_id else "missing"
-        issue = ReaderIssue("source_id_replaced", f"image/source_id {was} replaced by {new_id}")
-        renumbered.append(dataclasses.replace(record, source_id=new_id, issues=record.issues + (issue,)))
-    return renumbered
+@dataclasses.dataclass
+class _Scan:
+    """What the first pass learns: enough to decide label map and source ids without the images."""
 
+    count: int = 0
+    source_ids: set = dataclasses.field(default_factory=set)
+    unique_decimal_ids: bool = True
+    pairs: set = dataclasses.field(default_factory=set)
+    names: set = dataclasses.field(default_factory=set)
+    unpaired: bool = False   # an object without both a class id and a name
 
-def classes_from_records(records: list[ImageRecord]) -> tuple[tuple[tuple[int, str], ...] | None, str]:
-    """The (id, name) pairs the records use, if ids and names match one to one."""
-    pairs = set()
-    for record in records:
+    def add(self, record: ImageRecord) -> None:
+        self.count += 1
+        if not _malformed(record):
+            if not record.source_id.isdecimal() or record.source_id in self.source_ids:
+                self.unique_decimal_ids = False
+            self.source_ids.add(record.source_id)
         for obj in record.objects:
+            if obj.class_name:
+                self.names.add(obj.class_name)
             if obj.class_id is None or not obj.class_name:
-                return None, ""
-            pairs.add((obj.class_id, obj.class_name))
-    ids = {i for i, _ in pairs}
-    names = {n for _, n in pairs}
-    if not pairs or len(ids) != len(pairs) or len(names) != len(pairs) or min(ids) < 0:
+                self.unpaired = True
+            else:
+                self.pairs.add((obj.class_id, obj.class_name))
+
+    def classes(self) -> tuple[tuple[tuple[int, str], ...] | None, str]:
+        """The records' own (id, name) pairs if they match one to one, else their names sorted."""
+        ids = {i for i, _ in self.pairs}
+        if self.pairs and not self.unpaired and len(ids) == len(self.pairs) == len(self.names) and min(ids) >= 0:
+            if min(ids) == 0:
+                return tuple(sorted((i + 1, n) for i, n in self.pairs)), "class ids of the records, shifted to start at 1"
+            return tuple(sorted(self.pairs)), "class ids and names of the records"
+        if self.names:
+            return tuple(enumerate(sorted(self.names), start=1)), "class names found in the records, sorted"
         return None, ""
-    if min(ids) == 0:
-        return tuple(sorted((i + 1, n) for i, n in pairs)), "class ids of the records, shifted to start at 1"
-    return tuple(sorted(pairs)), "class ids and names of the records"
+
+
+def _renumbered(record: ImageRecord, index: int) -> ImageRecord:
+    new_id = str(index + 1)
+    if record.source_id == new_id or _malformed(record):
+        return dataclasses.replace(record, source_id=new_id)
+    was = f"'{record.source_id}'" if record.source_id else "missing"
+    issue = ReaderIssue("source_id_replaced", f"image/source_id {was} replaced by {new_id}")
+    return dataclasses.replace(record, source_id=new_id, issues=record.issues + (issue,))
+
+
+@dataclasses.dataclass(frozen=True)
+class TFRecordSource:
+    """The records of TFRecord files, parsed on demand: a sized, re-iterable record sequence."""
+
+    files: tuple[str, ...]
+    count: int
+    renumber: bool   # source ids are not unique decimal numbers: number them 1..count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        index = 0
+        for path in self.files:
+            for position, serialized in enumerate(read_serialized(path)):
+                record = parse_example(serialized, f"{path}: record {position}")
+                yield _renumbered(record, index) if self.renumber else record
+                index += 1
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(os.path.getsize(f) for f in self.files)
 
 
 # Label maps that may sit beside TFRecords: ours, and VoTT's TFRecord export's.
@@ -97,20 +135,22 @@ def label_map_beside(files: list[str]) -> str | None:
     return None
 
 
-def read_tfrecord_files(files: list[str], source: str) -> Dataset:
-    """All records of `files` as a Dataset; a label map beside them declares the classes."""
-    records = []
+def read_tfrecord_files(files: list[str], source: str, in_memory: bool = True) -> Dataset:
+    """The records of `files` as a Dataset (streamed unless `in_memory`, which shuffling needs);
+    a label map beside them declares the classes."""
+    scan = _Scan()
     for path in files:
-        for index, serialized in enumerate(read_serialized(path)):
-            records.append(parse_example(serialized, f"{path}: record {index}"))
-    records = _renumber_source_ids(records)
+        for position, serialized in enumerate(read_serialized(path)):
+            scan.add(parse_example(serialized, f"{path}: record {position}"))
+    stream = TFRecordSource(tuple(files), scan.count, renumber=not scan.unique_decimal_ids)
+    records = tuple(stream) if in_memory else stream
     beside = label_map_beside(files)
     if beside is not None:
         label_map = read_label_map(beside)
-        return Dataset(tuple(records), source=source, classes_origin=f"{os.path.basename(beside)} beside the records",
+        return Dataset(records, source=source, classes_origin=f"{os.path.basename(beside)} beside the records",
                        declared_classes=tuple((item.id, item.name) for item in label_map.items))
-    declared, origin = classes_from_records(records)
-    return Dataset(tuple(records), source=source, declared_classes=declared, classes_origin=origin)
+    declared, origin = scan.classes()
+    return Dataset(records, source=source, declared_classes=declared, classes_origin=origin)
 
 
 def read_tfrecords(pattern: str) -> Dataset:

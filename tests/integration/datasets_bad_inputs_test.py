@@ -273,6 +273,8 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode != 0, stderr
+    assert process.returncode == 1, stderr
+    assert stderr.strip().splitlines()[-1].startswith("create_tf_record: error: interrupted (")
+    assert stderr.strip().endswith("nothing was written")
     assert len(temporary) == 2 and all(name.startswith(".train.tfrecord-0000") for name in temporary)
     assert list(out.iterdir()) == []
