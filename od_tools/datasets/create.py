@@ -65,7 +65,8 @@ def _check(request: CreateRequest) -> None:
         raise UserError(f"--val_fraction={request.val_fraction}: must be at least 0 and below 1")
     for flag, path in (("--output_path", request.output_path), ("--val_output_path", request.val_output_path)):
         if path and (os.path.isdir(path) or path.endswith(os.sep)):
-            raise UserError(f"{flag}={path}: is a folder; give a file prefix such as {os.path.join(path, 'train.tfrecord')}")
+            example = os.path.join(path, "train.tfrecord")
+            raise UserError(f"{flag}={path}: is a folder; give a file prefix such as {example}")
 
 
 def create_tf_records(request: CreateRequest, out: IO[str] | None = None) -> Report:

@@ -19,7 +19,8 @@ EXAMPLES_PER_KIND = 5
 # COCO's area ranges for small / medium / large objects, in pixels².
 SMALL_AREA, MEDIUM_AREA = 32 ** 2, 96 ** 2
 POLICY = ("boxes past the image edge are clipped; inverted, sub-pixel, outside or unclassified boxes are "
-          "dropped; missing, undecodable, non-JPEG/PNG or wrongly sized images are skipped; --strict fails on any issue")
+          "dropped; missing, undecodable, non-JPEG/PNG or wrongly sized images are skipped; "
+          "--strict fails on any issue")
 
 
 def _sorted_counts(counter: collections.Counter) -> dict[str, int]:

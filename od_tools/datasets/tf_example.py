@@ -137,7 +137,8 @@ def parse_example(serialized: bytes, where: str) -> ImageRecord:
     for key in PER_OBJECT_KEYS:
         values = lists[key]
         required = key in BOX_KEYS
-        if (values is None and required) or (values is not None and len(values) not in ((count,) if required else (0, count))):
+        allowed = (count,) if required else (0, count)
+        if (values is None and required) or (values is not None and len(values) not in allowed):
             have = "missing" if values is None else f"{len(values)} values"
             return malformed(f"{key} is {have} but {XMIN} has {count}", filename)
 

@@ -81,7 +81,8 @@ class _Scan:
         ids = {i for i, _ in self.pairs}
         if self.pairs and not self.unpaired and len(ids) == len(self.pairs) == len(self.names) and min(ids) >= 0:
             if min(ids) == 0:
-                return tuple(sorted((i + 1, n) for i, n in self.pairs)), "class ids of the records, shifted to start at 1"
+                shifted = tuple(sorted((i + 1, n) for i, n in self.pairs))
+                return shifted, "class ids of the records, shifted to start at 1"
             return tuple(sorted(self.pairs)), "class ids and names of the records"
         if self.names:
             return tuple(enumerate(sorted(self.names), start=1)), "class names found in the records, sorted"

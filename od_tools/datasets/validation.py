@@ -79,7 +79,8 @@ KINDS: dict[str, IssueKind] = {kind.name: kind for kind in (
               "record's image size missing or wrong; the image's own size is written (normalized boxes are unaffected)",
               "regenerate the record"),
     IssueKind("image_rotated_by_exif", Action.FLAGGED,
-              "EXIF orientation is not 1: TensorFlow decodes the stored pixels, not the rotated view an annotation tool may show",
+              "EXIF orientation is not 1: TensorFlow decodes the stored pixels, not the rotated view an "
+              "annotation tool may show",
               "check its boxes, or rotate the pixels (e.g. `exiftran -ai`) before annotating"),
     IssueKind("image_no_valid_objects", Action.SKIPPED,
               "every object of the image was dropped; written, it would teach the model that nothing is there",
@@ -174,8 +175,9 @@ def validate_record(record: ImageRecord, context: ValidationContext) -> Processe
             issues.append(Issue("image_size_mismatch", record.where, _size_detail(record.declared_size, info)))
             return skip()
     if info.orientation != 1:
+        stored = f"{info.width}x{info.height}"
         issues.append(Issue("image_rotated_by_exif", record.where,
-                            f"EXIF orientation {info.orientation}; boxes must match the stored {info.width}x{info.height} pixels"))
+                            f"EXIF orientation {info.orientation}; boxes must match the stored {stored} pixels"))
 
     objects = []
     for annotation in record.objects:

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from typing import Callable
 
@@ -130,7 +129,8 @@ def xxe(root: str) -> dict:
 
 
 CATALOGUE = [
-    Case("corrupt (truncated) JPEG", good_csv_then(truncate("a.jpg", 0.6)), "labels.csv:2 ('a.jpg'): JPEG data does not decode"),
+    Case("corrupt (truncated) JPEG", good_csv_then(truncate("a.jpg", 0.6)),
+         "labels.csv:2 ('a.jpg'): JPEG data does not decode"),
     Case("not an image", good_csv_then(lambda root: write(root, "a.jpg", "just text")), "not a readable image"),
     Case("GIF, not JPEG or PNG", good_csv_then(gif_named_jpg), "GIF image; TFRecords for detection hold JPEG or PNG"),
     Case("box past the image edge", csv_with(["a.jpg,64,48,cat,-6,4,30,30", "b.jpg,64,48,dog,10,10,50,40"]),

@@ -220,7 +220,8 @@ def tensorflow_serialization(data: ExampleData) -> bytes:
 
     o = data.objects
     features = {
-        "image/encoded": feature("bytes", [data.encoded]), "image/format": feature("bytes", [data.image_format.encode()]),
+        "image/encoded": feature("bytes", [data.encoded]),
+        "image/format": feature("bytes", [data.image_format.encode()]),
         "image/height": feature("int64", [data.height]), "image/width": feature("int64", [data.width]),
         "image/filename": feature("bytes", [data.filename.encode()]),
         "image/source_id": feature("bytes", [data.source_id.encode()]),
