@@ -25,6 +25,8 @@ _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Processes that check imag
 _IMAGE_CHECK = flags.DEFINE_enum(
     "image_check", "decode", list(CHECKS), "decode: decode every image once; header: header and completeness only.")
 _REPORT_PATH = flags.DEFINE_string("report_path", None, "Also write the report as JSON here.")
+_PREVIEW_PATH = flags.DEFINE_string(
+    "preview_path", None, "Also draw the first 16 records with their boxes and classes into this PNG.")
 
 
 def main(argv: Sequence[str]) -> None:
@@ -37,6 +39,7 @@ def main(argv: Sequence[str]) -> None:
         num_workers=_NUM_WORKERS.value,
         image_check=_IMAGE_CHECK.value,
         report_path=cli.workspace_path(_REPORT_PATH.value) if _REPORT_PATH.value else None,
+        preview_path=cli.workspace_path(_PREVIEW_PATH.value) if _PREVIEW_PATH.value else None,
     ))
 
 

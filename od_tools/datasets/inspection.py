@@ -15,6 +15,7 @@ from od_tools.common.errors import UserError
 from od_tools.datasets.classes import resolve_label_map
 from od_tools.datasets.convert import Settings, Split, run
 from od_tools.datasets.images import CHECKS
+from od_tools.datasets.preview import render_preview
 from od_tools.datasets.report import Report
 from od_tools.datasets.tfrecords import read_tfrecord_files, tfrecord_files
 from od_tools.datasets.validation import KINDS
@@ -30,6 +31,7 @@ class InspectRequest:
     num_workers: int = 0
     image_check: str = "decode"
     report_path: str | None = None
+    preview_path: str | None = None   # PNG of the first records with their boxes
 
 
 def inspect_tf_records(request: InspectRequest) -> Report:
@@ -56,6 +58,8 @@ def inspect_tf_records(request: InspectRequest) -> Report:
         options={"fix": request.fix_path, "strict": request.strict, "image_check": request.image_check},
     )
     report = run([split], label_map, origin, settings)
+    if request.preview_path:
+        print(f"preview: {render_preview(files, request.preview_path)}")
     if request.strict and report.issues.total:
         kinds = ", ".join(f"{name} {report.issues.counts[name]}" for name in KINDS if report.issues.counts[name])
         fixed = f"a repaired copy is at {request.fix_path}" if request.fix_path else "--fix OUT writes a repaired copy"

@@ -91,11 +91,15 @@ def test_our_own_output_inspects_clean_and_previews(tmp_path):
     out = tmp_path / "out"
     create_tf_records(CreateRequest(input_format="csv", annotations=fx.write_csv(str(tmp_path / "in"), images),
                                     output_path=str(out / "train.tfrecord"), num_workers=1))
-    report = inspect_tf_records(InspectRequest(patterns=[str(out / "train.tfrecord-*")], strict=True, num_workers=1))
+    report = inspect_tf_records(InspectRequest(patterns=[str(out / "train.tfrecord-*")], strict=True, num_workers=1,
+                                               preview_path=str(tmp_path / "all.png")))
     assert report.issues.total == 0 and report.splits["records"].images_written == 5
+    assert Image.open(tmp_path / "all.png").size == (4 * 256, 2 * 256)
     png = render_preview([str(out / "train.tfrecord-00000-of-00001")], str(tmp_path / "preview.png"), count=5,
                          columns=3)
-    assert Image.open(png).size == (3 * 256, 2 * 256)
+    sheet = Image.open(png).convert("RGB")
+    assert sheet.size == (3 * 256, 2 * 256)
+    assert sheet.getpixel((3 * 256 - 1, 2 * 256 - 1)) == (32, 32, 32)  # the sixth tile is empty
 
 
 def test_fix_refuses_to_overwrite_its_input(vott_export, tmp_path):
