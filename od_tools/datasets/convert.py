@@ -3,8 +3,7 @@
 Used by create_tf_record, inspect_tf_record (--fix) and the demo dataset. Workers validate
 images and serialize the tf.Examples (no TensorFlow there); this process writes them in input
 order (`Pool.imap`), so the output bytes depend only on the inputs and the seed, never on the
-worker count.
-Nothing is published until everything succeeded (see `writer`).
+worker count. Nothing is published until everything succeeded (see `writer`).
 """
 
 from __future__ import annotations
@@ -74,8 +73,8 @@ def process_record(record: ImageRecord, context: ValidationContext) -> Processed
 
 
 def validation_context(label_map: LabelMap, image_check: str = "decode") -> ValidationContext:
-    return ValidationContext(name_to_id=label_map.name_to_id(), id_to_name={i.id: i.name for i in label_map.items},
-                      image_check=image_check)
+    return ValidationContext(name_to_id=label_map.name_to_id(),
+                             id_to_name={item.id: item.name for item in label_map.items}, image_check=image_check)
 
 
 def available_cores() -> int:
@@ -104,7 +103,7 @@ def _start_method() -> str:
     """fork where there is one: workers start in milliseconds instead of re-importing everything.
 
     Safe here although this process may have loaded TensorFlow (whose thread pools a fork does
-    not copy): workers only decode images with PIL and hash bytes, never call TensorFlow, and
+    not copy): workers only decode images with PIL, hash and serialize bytes, never call TensorFlow, and
     the pool is created before TensorFlow is loaded whenever the input does not need it.
     """
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
