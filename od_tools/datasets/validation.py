@@ -7,6 +7,8 @@ Policy (without --strict; with --strict every issue below is an error and nothin
   by more than half its size, or whose class is unknown or missing, is dropped (counted);
 * an image that is missing, does not decode, is not JPEG/PNG, does not have the size its
   pixel annotation was made for, or lost every object to the rules above, is skipped (counted);
+* a record's wrong or missing image size (normalized boxes), a class id that disagrees with the
+  label map for its name, and a source id that is not a unique number are corrected (counted);
 * EXIF-rotated and duplicate images are written but flagged (counted).
 
 Runs in worker processes: no TensorFlow here, only PIL and plain data.
