@@ -145,5 +145,6 @@ def main(argv: Sequence[str]) -> None:
         print(f"  {name:<52} {seconds:8.2f} {len(paths) / seconds:9.1f} {megabytes / seconds:7.1f} "
               f"{baseline / seconds:8.2f}x {1000 * cpu_seconds / len(paths):13.2f}")
 
+
 if __name__ == "__main__":
     cli.run(main)
