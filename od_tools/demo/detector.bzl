@@ -8,7 +8,8 @@
 
 The folder holds ckpt-N.*, checkpoint, pipeline.config, params.yaml, label_map.pbtxt,
 metrics.json and detections/*.png (see od_tools/demo/train_detector.py). Training is seeded
-and deterministic, so the action is safe to cache.
+and deterministic, so the action is safe to cache. The dataset folder must sit beside the
+detector folder (same package) and comes with it in runfiles.
 """
 
 def _od_trained_detector_impl(ctx):
@@ -27,7 +28,9 @@ def _od_trained_detector_impl(ctx):
         progress_message = "Training the detector %s (about 6 minutes on 2 cores)" % ctx.label,
         env = {"TF_CPP_MIN_LOG_LEVEL": "2"},
     )
-    return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
+    # The folder's pipeline.config names the data as ../<dataset>: whoever runs with the
+    # detector gets the dataset beside it.
+    return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out, ctx.file.dataset]))]
 
 od_trained_detector = rule(
     implementation = _od_trained_detector_impl,

@@ -62,9 +62,10 @@ def draw_detections(image: np.ndarray, detections: ImageDetections, labels: dict
             parts.append(f"{detections.scores[i]:.0%}")
         if parts:
             text = " ".join(parts)
-            text_box = draw.textbbox((left, top), text)
-            text_height = text_box[3] - text_box[1] + 2
+            text_box = draw.textbbox((0, 0), text)
+            text_width, text_height = text_box[2] - text_box[0] + 4, text_box[3] - text_box[1] + 2
+            x = max(0.0, min(left, width - text_width))  # keep the label inside the image
             y = top - text_height if top - text_height >= 0 else top
-            draw.rectangle([left, y, left + text_box[2] - text_box[0] + 4, y + text_height], fill=color)
-            draw.text((left + 2, y), text, fill="white")
+            draw.rectangle([x, y, x + text_width, y + text_height], fill=color)
+            draw.text((x + 2, y), text, fill="white")
     return np.asarray(canvas)
