@@ -51,6 +51,9 @@ def main(argv: Sequence[str]) -> None:
         raise UserError("--model_dir is required with --saved_model_dir (where to write eval/metrics.json)")
     model_dir = cli.workspace_path(FLAGS.model_dir) if FLAGS.model_dir else \
         (source if os.path.isdir(source) else os.path.dirname(source))
+    if "/bazel-out/" in os.path.realpath(model_dir) or (os.path.isdir(model_dir) and not os.access(model_dir, os.W_OK)):
+        raise UserError(f"{model_dir}: a Bazel output or read-only folder cannot take the results; pass "
+                        "--model_dir (e.g. --model_dir=/tmp/eval)")
 
     from od_tools.evaluation import run as eval_run  # TensorFlow loads after flag parsing
 

@@ -107,7 +107,14 @@ def _atomic_png(path: str):
 def write_metrics_json(result: EvalResult, path: str, **context) -> None:
     """metrics.json: the COCO metrics plus what was evaluated (checkpoint, step, images)."""
     record = {**result.metrics, "num_images": result.num_images, **context}
-    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    if "://" in path:  # a bucket (cloud training): TensorFlow's file system layer
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(text)
+    else:
+        write_text_atomic(path, text)
 
 
 def write_summaries(result: EvalResult, logdir: str, step: int) -> None:

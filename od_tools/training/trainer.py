@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging as logging_std
 import os
-import shutil
 import sys
 import time
 from typing import Callable
@@ -21,6 +20,7 @@ from absl import logging
 from official.modeling.hyperparams import params_dict
 from official.vision.tasks import retinanet as retinanet_task
 
+from od_tools.common.errors import UserError
 from od_tools.common.progress import format_duration
 from od_tools.config import Prepared, write_resolved_config
 from od_tools.modeling import checkpoints
@@ -150,8 +150,6 @@ def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Str
     # Every worker must take part in saving (mirrored variables), but only the chief's copy is
     # kept: the others write to a scratch folder, removed at the end.
     write_dir = options.model_dir if chief else os.path.join(options.model_dir, f".{task_type}-{task_id}-tmp")
-    if chief:
-        _write_run_records(prepared, options.model_dir)
     logging.info("strategy: %s", strategies.describe(strategy))
 
     task = retinanet_task.RetinaNetTask(experiment.task)
@@ -170,13 +168,20 @@ def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Str
     fine_tuned = ""
     latest = tf.train.latest_checkpoint(options.model_dir)
     if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:
+            raise UserError(f"--model_dir {options.model_dir}: its checkpoint {os.path.basename(latest)} does not fit "
+                            f"the model this pipeline config describes ({str(e).splitlines()[0][:160]}); use a new "
+                            "--model_dir, or the config it was trained with") from e
         logging.info("resuming from %s at step %d", latest, int(step_counter.numpy()))
     elif experiment.task.init_checkpoint:
         fine_tuned = checkpoints.restore_fine_tune(model, experiment.task.init_checkpoint,
                                                    experiment.task.init_checkpoint_modules)
         logging.info("fine-tuning: restored %s", fine_tuned)
     start = int(step_counter.numpy())
+    if chief:  # only now: a model_dir of another model is refused above, untouched
+        _write_run_records(prepared, options.model_dir)
 
     data_config = experiment.task.train_data
     if data_config.seed is not None:
@@ -227,8 +232,8 @@ def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Str
     saved = os.path.join(options.model_dir, f"ckpt-{step}")
     logging.info("trained steps %d-%d in %s; checkpoint %s; variables fingerprint %s",
                  start, step, format_duration(seconds), saved, fingerprint)
-    if not chief:
-        shutil.rmtree(write_dir, ignore_errors=True)
+    if not chief and tf.io.gfile.exists(write_dir):
+        tf.io.gfile.rmtree(write_dir)
     eval_metrics = None
     if chief and evaluate is not None and options.eval_on_end:
         eval_metrics = evaluate(_model_for_eval(experiment, model, strategy, saved), step)

@@ -26,6 +26,11 @@ def test_the_folder_holds_what_export_needs():
     assert {"checkpoint", "pipeline.config", "params.yaml", "label_map.pbtxt", "metrics.json"} <= names
     assert {"ckpt-600.index", "ckpt-600.data-00000-of-00001"} <= names
     assert len(os.listdir(os.path.join(DETECTOR, "detections"))) == 8
+    with open(os.path.join(DETECTOR, "pipeline.config")) as f:
+        text = f.read()
+    # It travels with the folder: data paths are relative, no trace of the build's scratch space.
+    assert 'label_map_path: "label_map.pbtxt"' in text and "../dataset/val.tfrecord-" in text
+    assert "bazel-out" not in text and "/tmp" not in text and "visualization_export_dir" not in text
 
 
 def test_the_demo_detector_reaches_ap50_090(metrics):

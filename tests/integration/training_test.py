@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from od_tools.common.errors import UserError
 from od_tools.config import Checks, Purpose, prepare
 from od_tools.modeling import build_model, restore_fine_tune, restore_model, variables_fingerprint
 from od_tools.training import TrainOptions, set_determinism, train
@@ -110,3 +111,15 @@ def test_a_checkpoint_restores_for_inference_and_fine_tuning(data_dir, trained):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
     assert restore_fine_tune(build_model(prepared.experiment), model_dir, "all").startswith(
         "backbone + decoder + head")
+
+
+def test_a_model_dir_of_another_model_is_refused(data_dir, trained):
+    _, model_dir = trained
+    with open(os.path.join(model_dir, "pipeline.config")) as f:
+        before = f.read()
+    wider = tiny(data_dir, "model.ssd.feature_extractor.fpn.additional_layer_depth=24")
+    with pytest.raises(UserError) as error:
+        run(wider, model_dir)
+    assert "ckpt-30 does not fit the model this pipeline config describes" in str(error.value)
+    with open(os.path.join(model_dir, "pipeline.config")) as f:
+        assert f.read() == before
