@@ -123,3 +123,12 @@ def test_a_model_dir_of_another_model_is_refused(data_dir, trained):
     assert "ckpt-30 does not fit the model this pipeline config describes" in str(error.value)
     with open(os.path.join(model_dir, "pipeline.config")) as f:
         assert f.read() == before
+
+
+def test_training_fine_tunes_from_a_checkpoint(data_dir, trained, tmp_path):
+    _, model_dir = trained
+    prepared = tiny(data_dir, f"train_config.fine_tune_checkpoint={model_dir}",
+                    "train_config.fine_tune_checkpoint_type=classification", "train_config.num_steps=2")
+    result = run(prepared, str(tmp_path), eval_on_end=False)
+    assert result.fine_tuned == f"backbone from {os.path.join(model_dir, 'ckpt-30')}"
+    assert result.final_step == 2
