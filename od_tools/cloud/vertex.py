@@ -8,6 +8,7 @@ machine or many. TPU jobs run on one TPU VM with TPUStrategy.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import shlex
@@ -98,7 +99,8 @@ def worker_pool_specs(request: JobRequest) -> list[dict]:
     pool = {"machineSpec": machine_spec(request), "replicaCount": 1, "pythonPackageSpec": python_package}
     pools = [pool]
     if request.workers > 1:
-        pools.append(dict(pool, replicaCount=request.workers - 1))
+        # A copy, not the same objects: YAML would otherwise write anchors and aliases.
+        pools.append(copy.deepcopy(dict(pool, replicaCount=request.workers - 1)))
     return pools
 
 
