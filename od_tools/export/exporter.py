@@ -153,7 +153,9 @@ def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label
             results.append(_evaluate(model, quantization, name, seconds, held_out, reference, info, options))
         (out / metadata.LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
         result = report.ExportReport(
-            config_source=config_source, checkpoint=prefix, input_size=(height, width), labels=labels,
+            config_source=config_source, checkpoint=prefix, input_size=(height, width),
+            input_mean=saved_model.INPUT_MEAN, input_std=saved_model.INPUT_STD, max_detections=options.max_detections,
+            labels=labels,
             num_parity_images=len(held_out), num_calibration_images=len(calibration),
             parity_score_threshold=options.parity_score_threshold, saved_model_ap50=saved_model_ap50,
             saved_model_seconds=round(saved_model_seconds, 1), total_seconds=round(time.monotonic() - started, 1),

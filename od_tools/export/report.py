@@ -35,6 +35,9 @@ class ExportReport:
     config_source: str
     checkpoint: str
     input_size: tuple[int, int]
+    input_mean: float          # float inputs hold (pixel - input_mean) / input_std
+    input_std: float
+    max_detections: int
     labels: tuple[str, ...]
     num_parity_images: int
     num_calibration_images: int

@@ -108,7 +108,8 @@ def test_report_table_lists_every_model_and_the_verdict():
     result = TFLiteResult(quantization="int8", file="detect_int8.tflite", size_bytes=1_000_000, sha256="0" * 64,
                           convert_seconds=12.0, input_type="uint8", parity=parity,
                           ap50={"tf.lite": 0.9, "ai_edge_litert": 0.89}, min_mean_iou=0.95, passed=False)
-    report = ExportReport(config_source="p.config", checkpoint="ckpt-1", input_size=(256, 256), labels=("a",),
+    report = ExportReport(config_source="p.config", checkpoint="ckpt-1", input_size=(256, 256), input_mean=127.5, input_std=127.5,
+                          max_detections=10, labels=("a",),
                           num_parity_images=5, num_calibration_images=5, parity_score_threshold=0.5,
                           saved_model_ap50=0.91, saved_model_seconds=3.0, total_seconds=20.0, models=(result,))
     table = report.table()
