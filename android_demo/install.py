@@ -16,7 +16,8 @@ from typing import Sequence
 from absl import flags
 
 from od_tools.android import installer
-from od_tools.android.model_card import LABELS_FILE, MODEL_CARD_FILE, MODEL_FILE
+from od_tools.android.assets import verify_assets
+from od_tools.android.model_card import MODEL_CARD_FILE, MODEL_FILE
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 
@@ -37,7 +38,7 @@ def main(argv: Sequence[str]) -> None:
         raise UserError("--app_dir is required: the checkout's lite/examples/object_detection/android folder")
     app_dir = Path(cli.workspace_path(_APP_DIR.value))
     assets_dir = Path(cli.workspace_path(_ASSETS_DIR.value)) if _ASSETS_DIR.value else default_assets_dir()
-    assets = installer.read_assets(assets_dir, [MODEL_FILE, LABELS_FILE, MODEL_CARD_FILE])
+    assets = verify_assets(assets_dir)
     card = json.loads(assets[MODEL_CARD_FILE])
     plan = installer.plan_install(app_dir, assets, installer.AppSettings.from_model_card(card))
     if not plan.changes:

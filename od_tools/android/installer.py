@@ -198,16 +198,6 @@ def apply_plan(plan: Plan) -> None:
         write_bytes_atomic(path, data)
 
 
-def read_assets(assets_dir: Path, names: Iterable[str]) -> dict[str, bytes]:
-    assets = {}
-    for name in names:
-        path = assets_dir / name
-        if not path.is_file():
-            raise UserError(f"{path}: asset missing; build it with `bazel build //android_demo:assets`")
-        assets[name] = path.read_bytes()
-    return assets
-
-
 def check_writable(plan: Plan) -> None:
     for path in plan.writes:
         folder = path.parent

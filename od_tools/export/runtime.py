@@ -77,15 +77,22 @@ class SavedModelDetector:
         self._serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
 
     def detect(self, pixels: np.ndarray) -> Detections:
+        return self.detect_batch(pixels[np.newaxis])[0]
+
+    def detect_batch(self, batch: np.ndarray) -> list[Detections]:
+        """Detections on a uint8 [N, H, W, 3] batch of same-sized images."""
         import tensorflow as tf
-        out = self._serve(tf.constant(pixels[np.newaxis]))
-        n = int(out["num_detections"][0])
-        height, width = pixels.shape[:2]
+        out = {k: v.numpy() for k, v in self._serve(tf.constant(batch)).items()}
+        height, width = batch.shape[1:3]
         scale = np.array([height, width, height, width], np.float32)
-        boxes = out["detection_boxes"][0, :n].numpy() / scale
-        return Detections(np.clip(boxes, 0.0, 1.0).astype(np.float32),
-                          out["detection_classes"][0, :n].numpy().astype(np.int64),
-                          out["detection_scores"][0, :n].numpy().astype(np.float32))
+        results = []
+        for i in range(batch.shape[0]):
+            n = int(out["num_detections"][i])
+            boxes = out["detection_boxes"][i, :n] / scale
+            results.append(Detections(np.clip(boxes, 0.0, 1.0).astype(np.float32),
+                                      out["detection_classes"][i, :n].astype(np.int64),
+                                      out["detection_scores"][i, :n].astype(np.float32)))
+        return results
 
 
 def check_output_order_at_runtime(model_bytes: bytes, interpreter: Interpreter = Interpreter.TF_LITE) -> None:

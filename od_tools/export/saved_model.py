@@ -4,7 +4,7 @@ Two are written, because the TFLite flavour cannot serve TensorFlow: with
 `nms_version='tflite'` the detection generator ends in an empty function that only the
 converter turns into the TFLite_Detection_PostProcess op, so in TF it returns zeros.
 
-- `saved_model/`: uint8 images of any size in, Model Garden's own preprocessing and NMS: for
+- `saved_model/`: batches of uint8 images of any size in, Model Garden's own preprocessing and NMS: for
   TensorFlow serving and evaluation, and the reference of the parity check.
 - `tflite_saved_model/`: a fixed [1, H, W, 3] float input in the TFLite app convention
   `(pixel - 127.5) / 127.5` (what the Android demos and the metadata's normalization feed),
@@ -82,6 +82,9 @@ def tflite_config(config: cfg.ExperimentConfig, max_detections: int) -> cfg.Expe
     # The same NMS as the TF model (per class unless the config says class-agnostic), with the
     # same thresholds, so TFLite and SavedModel differ only by conversion.
     post.use_regular_nms = not generator.use_class_agnostic_nms
+    # Model Garden refuses its own class-agnostic flag with the TFLite NMS: the op's
+    # use_regular_nms above carries that choice instead.
+    generator.use_class_agnostic_nms = False
     post.detections_per_class = max_detections
     post.nms_iou_threshold = generator.nms_iou_threshold
     post.nms_score_threshold = generator.pre_nms_score_threshold
@@ -143,8 +146,8 @@ def _module(params: cfg.ExperimentConfig, input_type: str, batch_size: int | Non
 
 
 def export_inference(config: cfg.ExperimentConfig, checkpoint: str, export_dir: str, config_source: str) -> None:
-    """Writes the TF SavedModel (uint8 [1, H?, W?, 3] in, Model Garden NMS)."""
-    module = _module(inference_config(config), "image_tensor", batch_size=1)
+    """Writes the TF SavedModel (uint8 [N, H, W, 3] in, any N and size; Model Garden NMS)."""
+    module = _module(inference_config(config), "image_tensor", batch_size=None)
     checkpoint_lib.restore(module.model, checkpoint, config_source)
     signatures = module.get_inference_signatures({"image_tensor": _SIGNATURE})
     tf.saved_model.save(module, export_dir, signatures=signatures)
