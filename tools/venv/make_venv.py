@@ -6,9 +6,11 @@ image's Dockerfile, so the monorepo and the image install exactly the same bytes
     python3 tools/venv/make_venv.py --lock third_party/requirements.lock --dest /opt/venvs/od_venv
 
 Every file pip installs is checked against the lock's sha256 hashes (`--require-hashes`).
-A few locked packages ship only as sdists; their build backend (setuptools, wheel, ...) is
-installed first from the same lock, and they are built without build isolation, so nothing
-unhashed enters the venv. The venv gets an `od_lock.sha256` stamp of the lock it was built from.
+pip itself and the build backend (setuptools, wheel, ...) are installed first from the same
+lock, so the rest installs with the locked pip, whatever Python's ensurepip bundled. A few
+locked packages ship only as sdists: they are built with that backend without build
+isolation, so nothing unhashed enters the venv. The venv gets an `od_lock.sha256` stamp of the
+lock it was built from.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import venv
 from pathlib import Path
 
 STAMP = "od_lock.sha256"
-BUILD_BACKEND = ("packaging", "setuptools", "setuptools-scm", "vcs-versioning", "wheel")
+BUILD_BACKEND = ("pip", "packaging", "setuptools", "setuptools-scm", "vcs-versioning", "wheel")
 # Locked packages that publish no wheel. Everything else must install from a wheel, so a wheel
 # whose hash does not match fails plainly instead of quietly building the sdist instead.
 SOURCE_ONLY = ("promise", "seqeval")

@@ -1,0 +1,176 @@
+"""tf.Example records with the Object Detection API's keys: building them, and reading them back.
+
+The keys are those the OD API's `TfExampleDecoder` and Model Garden's
+`official.vision.dataloaders.tf_example_decoder.TfExampleDecoder` read. Building needs no
+TensorFlow (worker processes serialize); reading imports it inside the function.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Sequence
+
+from od_tools.datasets.geometry import Box
+from od_tools.datasets.records import ExampleData, ImageRecord, ObjectAnnotation, ReaderIssue, Units
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+ENCODED = "image/encoded"
+FORMAT = "image/format"
+HEIGHT = "image/height"
+WIDTH = "image/width"
+FILENAME = "image/filename"
+SOURCE_ID = "image/source_id"
+SHA256 = "image/key/sha256"
+XMIN = "image/object/bbox/xmin"
+YMIN = "image/object/bbox/ymin"
+XMAX = "image/object/bbox/xmax"
+YMAX = "image/object/bbox/ymax"
+CLASS_TEXT = "image/object/class/text"
+CLASS_LABEL = "image/object/class/label"
+IS_CROWD = "image/object/is_crowd"
+AREA = "image/object/area"
+DIFFICULT = "image/object/difficult"
+
+BOX_KEYS = (XMIN, YMIN, XMAX, YMAX)
+PER_OBJECT_KEYS = BOX_KEYS + (CLASS_TEXT, CLASS_LABEL, IS_CROWD, AREA, DIFFICULT)
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # int64 two's complement, as protobuf encodes negative numbers
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _bytes_list(values: Sequence[bytes]) -> bytes:      # Feature.bytes_list = 1
+    return _field(1, b"".join(_field(1, v) for v in values))
+
+
+def _float_list(values: Sequence[float]) -> bytes:      # Feature.float_list = 2, packed
+    return _field(2, _field(1, struct.pack(f"<{len(values)}f", *values)) if values else b"")
+
+
+def _int64_list(values: Sequence[int]) -> bytes:        # Feature.int64_list = 3, packed
+    return _field(3, _field(1, b"".join(_varint(v) for v in values)) if values else b"")
+
+
+def serialize_example(data: ExampleData) -> bytes:
+    """The serialized tf.Example of a validated image, encoded here without TensorFlow.
+
+    Runs in the worker processes, so the main process only writes bytes. The result is byte for
+    byte what `tf.train.Example.SerializeToString(deterministic=True)` gives (map keys sorted),
+    which the tests check.
+    """
+    objects = data.objects
+    features = {
+        ENCODED: _bytes_list([data.encoded]),
+        FORMAT: _bytes_list([data.image_format.encode()]),
+        HEIGHT: _int64_list([data.height]),
+        WIDTH: _int64_list([data.width]),
+        FILENAME: _bytes_list([data.filename.encode()]),
+        SOURCE_ID: _bytes_list([data.source_id.encode()]),
+        SHA256: _bytes_list([data.sha256.encode()]),
+        XMIN: _float_list([o.box.xmin for o in objects]),
+        YMIN: _float_list([o.box.ymin for o in objects]),
+        XMAX: _float_list([o.box.xmax for o in objects]),
+        YMAX: _float_list([o.box.ymax for o in objects]),
+        CLASS_TEXT: _bytes_list([o.class_text.encode() for o in objects]),
+        CLASS_LABEL: _int64_list([o.class_id for o in objects]),
+        IS_CROWD: _int64_list([int(o.is_crowd) for o in objects]),
+        AREA: _float_list([o.area for o in objects]),
+        DIFFICULT: _int64_list([int(o.difficult) for o in objects]),
+    }
+    # Example.features = 1 -> Features.feature = 1: map entries {key = 1, value = 2}.
+    entries = b"".join(_field(1, _field(1, key.encode()) + _field(2, value)) for key, value in sorted(features.items()))
+    return _field(1, entries)
+
+
+def _values(feature_map: "tf.train.Features", key: str) -> list | None:
+    if key not in feature_map:
+        return None
+    feature = feature_map[key]
+    kind = feature.WhichOneof("kind")
+    return list(getattr(feature, kind).value) if kind else []
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
+
+
+def parse_example(serialized: bytes, where: str) -> ImageRecord:
+    """An OD API tf.Example as an ImageRecord; malformed entries carry a `record_malformed` issue.
+
+    `source_id` is kept as written; the TFRecord reader checks ids across the whole input.
+    """
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    def malformed(detail: str, filename: str = "") -> ImageRecord:
+        return ImageRecord(where=where, filename=filename, source_id="", objects=(), units=Units.NORMALIZED,
+                           issues=(ReaderIssue("record_malformed", detail),))
+
+    example = tf.train.Example()
+    try:
+        example.ParseFromString(serialized)
+    except DecodeError:
+        return malformed("not a tf.Example")
+    features = example.features.feature
+    filename = _text((_values(features, FILENAME) or [b""])[0])
+    if filename:
+        where = f"{where} ('{filename}')"
+    encoded = _values(features, ENCODED)
+    if not encoded or not isinstance(encoded[0], bytes) or not encoded[0]:
+        return malformed(f"no {ENCODED}", filename)
+
+    lists = {key: _values(features, key) for key in PER_OBJECT_KEYS}
+    count = len(lists[XMIN] or [])
+    for key in PER_OBJECT_KEYS:
+        values = lists[key]
+        required = key in BOX_KEYS
+        allowed = (count,) if required else (0, count)
+        if (values is None and required) or (values is not None and len(values) not in allowed):
+            have = "missing" if values is None else f"{len(values)} values"
+            return malformed(f"{key} is {have} but {XMIN} has {count}", filename)
+
+    def per_object(key: str, index: int, default=None):
+        values = lists[key]
+        return values[index] if values else default
+
+    objects = []
+    try:
+        for i in range(count):
+            text = per_object(CLASS_TEXT, i)
+            label = per_object(CLASS_LABEL, i)
+            area = per_object(AREA, i)
+            objects.append(ObjectAnnotation(
+                where=f"object {i}",
+                box=Box(*(float(lists[key][i]) for key in BOX_KEYS)),
+                class_name=_text(text) if text else None,
+                class_id=int(label) if label is not None else None,
+                is_crowd=bool(per_object(IS_CROWD, i, 0)),
+                area=float(area) if area is not None else None,
+                difficult=bool(per_object(DIFFICULT, i, 0)),
+            ))
+    except (TypeError, ValueError, AttributeError):
+        return malformed("a per-object feature has the wrong type (e.g. bytes where floats belong)", filename)
+    height = (_values(features, HEIGHT) or [0])[0]
+    width = (_values(features, WIDTH) or [0])[0]
+    return ImageRecord(
+        where=where,
+        filename=filename,
+        source_id=_text((_values(features, SOURCE_ID) or [b""])[0]),
+        objects=tuple(objects),
+        units=Units.NORMALIZED,
+        encoded=encoded[0],
+        declared_size=(int(width), int(height)) if width > 0 and height > 0 else None,
+    )

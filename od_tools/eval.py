@@ -1,0 +1,70 @@
+"""COCO evaluation (pycocotools) of a trained checkpoint or an exported SavedModel.
+
+    bazel run //od_tools:eval -- --checkpoint_dir=runs/my_model [--render_dir=/tmp/detections]
+    bazel run //od_tools:eval -- --saved_model_dir=export/saved_model --pipeline_config_path=...
+
+Writes AP, AP50, AP75, APs/m/l and AR@1/10/100 to <model_dir>/eval/metrics.json and TensorBoard
+(<model_dir>/eval); with --render_dir, PNGs of the detections on the first --num_render images.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from absl import flags
+
+from od_tools.common import cli
+from od_tools.common.errors import UserError
+from od_tools.config.flags import define_pipeline_flags
+
+FLAGS = flags.FLAGS
+
+define_pipeline_flags(required=False)
+flags.DEFINE_string("checkpoint_dir", None, "A training model_dir (newest checkpoint) or a ckpt-N prefix.")
+flags.DEFINE_string("saved_model_dir", None, "A SavedModel exported by od_tools (instead of a checkpoint).")
+flags.DEFINE_string("model_dir", None, "Where eval/metrics.json and eval/ summaries go (default: the "
+                    "checkpoint's folder; required for a SavedModel).")
+flags.DEFINE_string("metrics_path", None, "Write metrics.json here instead of <model_dir>/eval/metrics.json.")
+flags.DEFINE_string("render_dir", None, "Write PNGs of detections drawn on the images here.")
+flags.DEFINE_integer("num_render", None, "Images to render (default eval_config.num_visualizations).", lower_bound=0)
+flags.DEFINE_float("min_score_threshold", None, "Draw detections scoring at least this (default eval_config's).")
+
+
+def _default_config(source: str) -> str:
+    folder = source if os.path.isdir(source) else os.path.dirname(source)
+    for candidate in (folder, os.path.dirname(os.path.normpath(folder))):
+        path = os.path.join(candidate, "pipeline.config")
+        if os.path.exists(path):
+            return path
+    raise UserError(f"{source}: no pipeline.config beside it; pass --pipeline_config_path")
+
+
+def main(argv: Sequence[str]) -> None:
+    del argv
+    if bool(FLAGS.checkpoint_dir) == bool(FLAGS.saved_model_dir):
+        raise UserError("give exactly one of --checkpoint_dir (a checkpoint) or --saved_model_dir (a SavedModel)")
+    source = cli.workspace_path(FLAGS.checkpoint_dir or FLAGS.saved_model_dir)
+    config_path = cli.workspace_path(FLAGS.pipeline_config_path) if FLAGS.pipeline_config_path \
+        else _default_config(source)
+    if FLAGS.saved_model_dir and not FLAGS.model_dir:
+        raise UserError("--model_dir is required with --saved_model_dir (where to write eval/metrics.json)")
+    model_dir = cli.workspace_path(FLAGS.model_dir) if FLAGS.model_dir else \
+        (source if os.path.isdir(source) else os.path.dirname(source))
+    if "/bazel-out/" in os.path.realpath(model_dir) or (os.path.isdir(model_dir) and not os.access(model_dir, os.W_OK)):
+        raise UserError(f"{model_dir}: a Bazel output or read-only folder cannot take the results; pass "
+                        "--model_dir (e.g. --model_dir=/tmp/eval)")
+
+    from od_tools.evaluation import run as eval_run  # TensorFlow loads after flag parsing
+
+    eval_run.main(config_path=config_path, overrides=FLAGS.override, strict=FLAGS.strict,
+                  checkpoint=cli.workspace_path(FLAGS.checkpoint_dir or ""),
+                  saved_model=cli.workspace_path(FLAGS.saved_model_dir or ""),
+                  output_dir=os.path.join(model_dir, "eval"),
+                  metrics_path=cli.workspace_path(FLAGS.metrics_path or ""),
+                  render_dir=cli.workspace_path(FLAGS.render_dir or ""),
+                  num_render=FLAGS.num_render, min_score=FLAGS.min_score_threshold)
+
+
+if __name__ == "__main__":
+    cli.run(main)

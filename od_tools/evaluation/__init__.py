@@ -1,0 +1,27 @@
+"""COCO evaluation (pycocotools) of checkpoints, SavedModels or a model in memory; rendered PNGs."""
+
+from od_tools.evaluation.coco import METRIC_NAMES, GroundTruth, ImageDetections, coco_metrics
+from od_tools.evaluation.evaluator import (
+    EvalResult,
+    EvalSettings,
+    evaluate,
+    format_metrics,
+    write_metrics_json,
+    write_summaries,
+)
+from od_tools.evaluation.render import RenderOptions, draw_detections
+
+__all__ = [
+    "METRIC_NAMES",
+    "EvalResult",
+    "EvalSettings",
+    "GroundTruth",
+    "ImageDetections",
+    "RenderOptions",
+    "coco_metrics",
+    "draw_detections",
+    "evaluate",
+    "format_metrics",
+    "write_metrics_json",
+    "write_summaries",
+]

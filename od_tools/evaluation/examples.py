@@ -1,0 +1,57 @@
+"""Evaluation examples straight from TFRecords: original images and their ground truth."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+from official.vision.dataloaders import tf_example_decoder
+
+from od_tools.evaluation.coco import GroundTruth
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    index: int
+    source_id: str
+    image: np.ndarray  # uint8 [H, W, 3]
+    groundtruth: GroundTruth
+
+
+def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of_n: int = 1) -> Iterator[Example]:
+    """Examples in file order; every n-th one with `sample_1_of_n`, at most `num_examples` (0: all)."""
+    files = sorted({f for pattern in patterns for f in tf.io.gfile.glob(pattern)})
+    dataset = tf.data.TFRecordDataset(files)
+    if sample_1_of_n > 1:
+        dataset = dataset.shard(sample_1_of_n, 0)
+    if num_examples > 0:
+        dataset = dataset.take(num_examples)
+    decoder = tf_example_decoder.TfExampleDecoder(regenerate_source_id=False)
+    dataset = dataset.map(decoder.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    for index, decoded in enumerate(dataset.prefetch(tf.data.AUTOTUNE)):
+        image = decoded["image"].numpy()
+        height, width = image.shape[:2]
+        yield Example(
+            index=index,
+            source_id=decoded["source_id"].numpy().decode("utf-8", "replace"),
+            image=image,
+            groundtruth=GroundTruth(
+                image_id=index + 1, height=height, width=width,
+                boxes=decoded["groundtruth_boxes"].numpy(),
+                classes=decoded["groundtruth_classes"].numpy(),
+                is_crowd=decoded["groundtruth_is_crowd"].numpy(),
+                area=decoded["groundtruth_area"].numpy()))
+
+
+def same_size_batches(examples: Iterator[Example], batch_size: int) -> Iterator[list[Example]]:
+    """Consecutive examples grouped into batches of one image size (a model input batch)."""
+    batch: list[Example] = []
+    for example in examples:
+        if batch and (len(batch) == batch_size or batch[0].image.shape != example.image.shape):
+            yield batch
+            batch = []
+        batch.append(example)
+    if batch:
+        yield batch

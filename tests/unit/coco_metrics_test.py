@@ -1,0 +1,88 @@
+"""COCO metrics against answers worked out by hand from pycocotools' definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from od_tools.evaluation import GroundTruth, ImageDetections, RenderOptions, coco_metrics, draw_detections
+
+CATEGORIES = {1: "circle", 2: "square"}
+
+
+def gt(image_id: int, boxes, classes, size=(200, 100)) -> GroundTruth:
+    return GroundTruth(image_id, size[0], size[1], np.array(boxes, np.float32), np.array(classes))
+
+
+def det(image_id: int, boxes, classes, scores) -> ImageDetections:
+    return ImageDetections(image_id, np.array(boxes, np.float32), np.array(classes), np.array(scores, np.float32))
+
+
+# Two images of 200x100 (height x width) with medium-sized objects (area between 32^2 and 96^2).
+GROUNDTRUTH = [gt(1, [[0.1, 0.1, 0.4, 0.6]], [1]), gt(2, [[0.5, 0.2, 0.8, 0.7], [0.1, 0.1, 0.3, 0.5]], [2, 1])]
+
+
+def test_perfect_detections_score_one():
+    detections = [det(g.image_id, g.boxes, g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
+    metrics = coco_metrics(GROUNDTRUTH, detections, CATEGORIES, per_category=True)
+    for name in ("AP", "AP50", "AP75", "APm", "AR@1", "AR@10", "AR@100"):
+        assert metrics[name] == pytest.approx(1.0), name
+    # No small or large objects: pycocotools reports -1.
+    assert metrics["APs"] == -1 and metrics["APl"] == -1
+    assert metrics["per_category_AP"] == {"circle": pytest.approx(1.0), "square": pytest.approx(1.0)}
+
+
+def shifted(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """Boxes moved right until their IoU with the originals is `iou`.
+
+    Two equal boxes of width w offset by d overlap (w - d) * h: IoU = (w - d) / (w + d).
+    """
+    out = boxes.copy()
+    width = boxes[:, 3] - boxes[:, 1]
+    offset = width * (1 - iou) / (1 + iou)
+    out[:, 1] += offset
+    out[:, 3] += offset
+    return out
+
+
+def test_shifted_boxes_lose_the_strict_thresholds():
+    # IoU 0.62 passes the COCO thresholds 0.50, 0.55, 0.60 only: AP = 3/10, AP50 = 1, AP75 = 0.
+    detections = [det(g.image_id, shifted(g.boxes, 0.62), g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
+    metrics = coco_metrics(GROUNDTRUTH, detections, CATEGORIES)
+    assert metrics["AP50"] == pytest.approx(1.0)
+    assert metrics["AP75"] == pytest.approx(0.0)
+    assert metrics["AP"] == pytest.approx(0.3)
+
+
+def test_a_missed_object_halves_recall():
+    # Image 2's circle is missed: circle recall reaches 1/2 at precision 1. pycocotools averages
+    # precision at 101 recall points, 51 of which (0.00..0.50) are reached: AP(circle) = 51/101.
+    detections = [det(1, GROUNDTRUTH[0].boxes, [1], [0.9]), det(2, GROUNDTRUTH[1].boxes[:1], [2], [0.8])]
+    metrics = coco_metrics(GROUNDTRUTH, detections, CATEGORIES, per_category=True)
+    assert metrics["per_category_AP"]["circle"] == pytest.approx(51 / 101)
+    assert metrics["per_category_AP"]["square"] == pytest.approx(1.0)
+    assert metrics["AP"] == pytest.approx((51 / 101 + 1) / 2)
+    assert metrics["AR@100"] == pytest.approx(0.75)
+
+
+def test_wrong_classes_and_no_detections_score_zero():
+    wrong = [det(g.image_id, g.boxes, 3 - g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
+    assert coco_metrics(GROUNDTRUTH, wrong, CATEGORIES)["AP"] == 0.0
+    assert coco_metrics(GROUNDTRUTH, [], CATEGORIES)["AP50"] == 0.0
+
+
+def test_a_low_scoring_false_positive_ranks_last():
+    # A false positive scored below the true one leaves precision 1 up to full recall.
+    detections = [det(1, [[0.1, 0.1, 0.4, 0.6], [0.6, 0.6, 0.9, 0.9]], [1, 1], [0.9, 0.1]),
+                  det(2, GROUNDTRUTH[1].boxes, GROUNDTRUTH[1].classes, [0.9, 0.9])]
+    assert coco_metrics(GROUNDTRUTH, detections, CATEGORIES)["AP"] == pytest.approx(1.0)
+
+
+def test_drawn_boxes_appear_in_the_class_color():
+    image = np.zeros((100, 100, 3), np.uint8)
+    found = det(1, [[0.2, 0.2, 0.6, 0.7], [0.0, 0.0, 0.1, 0.1]], [2, 1], [0.9, 0.2])
+    drawn = draw_detections(image, found, CATEGORIES, RenderOptions(min_score=0.5))
+    assert drawn.shape == image.shape and not image.any()  # the input is left alone
+    assert tuple(drawn[40, 20]) == (0x3C, 0xB4, 0x4B)  # left edge of the square, class 2's color
+    assert not drawn[95, 95].any()  # outside every box
+    assert not drawn[0, 5].any()  # the top edge of the box scored below min_score: not drawn

@@ -1,0 +1,135 @@
+"""Annotation readers: every format parses to the same typed records; broken files fail in one line."""
+
+import json
+import os
+
+import pytest
+
+import dataset_fixtures as fx
+from od_tools.common.errors import UserError
+from od_tools.datasets import geometry
+from od_tools.datasets.classes import resolve_label_map
+from od_tools.datasets.readers import read_dataset
+from od_tools.datasets.records import Units
+from od_tools.datasets.splits import shuffled, split_train_val, val_count
+
+IMAGES = fx.sample_images(4)
+
+
+def summary(dataset):
+    """(file name, [(class, box)]) per record, in reader order."""
+    return [(r.filename, [(o.class_name, o.box.as_tuple()) for o in r.objects]) for r in dataset.records]
+
+
+EXPECTED = [(i.file_name, [(o.name, o.box) for o in i.objects]) for i in IMAGES]
+
+
+def test_coco(tmp_path):
+    path = fx.write_coco(str(tmp_path), IMAGES, categories=["dog", "cat"])
+    dataset = read_dataset("coco", path, str(tmp_path / "images"))
+    assert summary(dataset) == EXPECTED  # x + width gives back the corner exactly for these values
+    assert [r.source_id for r in dataset.records] == ["100", "101", "102", "103"]
+    assert dataset.records[1].declared_size == (IMAGES[1].width, IMAGES[1].height)
+    assert dataset.records[1].units is Units.PIXELS
+    assert os.path.isfile(dataset.records[1].image_path)
+    assert dataset.declared_classes == ((1, "dog"), (2, "cat"))
+
+
+def test_voc_finds_images_in_the_voc_layout(tmp_path):
+    folder = fx.write_voc(str(tmp_path), IMAGES)
+    dataset = read_dataset("voc", folder)
+    assert summary(dataset) == EXPECTED
+    assert all(os.path.isfile(r.image_path) for r in dataset.records)
+    assert dataset.declared_classes is None
+
+
+@pytest.mark.parametrize("vott", [False, True])
+def test_csv_and_vott_csv(tmp_path, vott):
+    path = fx.write_csv(str(tmp_path), IMAGES, vott=vott)
+    dataset = read_dataset("vott" if vott else "csv", path)
+    expected = [e for e in EXPECTED if e[1]] if vott else EXPECTED  # VoTT's CSV has no rows for empty images
+    assert summary(dataset) == expected
+    assert dataset.records[0].declared_size == (None if vott else (IMAGES[0].width, IMAGES[0].height))
+
+
+def test_vott_json_export_folder(tmp_path):
+    fx.write_vott_json(str(tmp_path), IMAGES, tags=["dog", "cat"])
+    dataset = read_dataset("vott", str(tmp_path / "vott-json-export"))
+    assert summary(dataset) == EXPECTED
+    assert dataset.declared_classes == ((1, "dog"), (2, "cat"))
+    assert all(os.path.isfile(r.image_path) for r in dataset.records)
+
+
+def test_label_maps_come_from_declared_classes_or_sorted_names(tmp_path):
+    coco = read_dataset("coco", fx.write_coco(str(tmp_path), IMAGES, categories=["dog", "cat"]))
+    label_map, origin = resolve_label_map([coco], None)
+    assert label_map.names == ["dog", "cat"] and origin == "COCO categories"
+    voc = read_dataset("voc", fx.write_voc(str(tmp_path), IMAGES))
+    label_map, origin = resolve_label_map([voc], None)
+    assert (label_map.ids, label_map.names) == ([1, 2], ["cat", "dog"])
+    given = tmp_path / "given.pbtxt"
+    given.write_text("item { id: 5 name: 'dog' }\nitem { id: 2 name: 'cat' }\n")
+    assert resolve_label_map([voc], str(given))[0].name_to_id() == {"cat": 2, "dog": 5}
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name, text, fmt, message", [
+    ("a.json", "{\"images\": [", "coco", r"a.json:1:\d+: not valid JSON"),
+    ("a.json", json.dumps({"images": [{"id": 1, "file_name": "x.jpg"}], "annotations": [],
+                           "categories": [{"id": 1, "name": "a"}, {"id": 1, "name": "b"}]}),
+     "coco", r"categories\[1\] 'b' has id 1, already used by 'a'"),
+    ("a.json", json.dumps({"images": [{"id": 1, "file_name": "x.jpg"}], "categories": [{"id": 1, "name": "a"}],
+                           "annotations": [{"image_id": 2, "category_id": 1, "bbox": [0, 0, 1, 1]}]}),
+     "coco", r"annotations\[0\] refers to image_id 2, which 'images' does not list"),
+    ("a.json", json.dumps({"images": [{"id": 1, "file_name": "x.jpg"}], "categories": [{"id": 1, "name": "a"}],
+                           "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1]}]}),
+     "coco", r"annotations\[0\] has 'bbox': \[0, 0, 1\], expected \[x, y, width, height\]"),
+    ("a.json", json.dumps({"images": [{"id": 1}], "categories": []}), "coco", r"images\[0\] has no 'file_name'"),
+    ("a.json", json.dumps({"images": [], "annotations": [], "categories": []}), "coco", r"empty dataset"),
+    ("a.xml", "<annotation><filename>a.jpg</filename><object><name>x</name><bndbox><xmin>1</xmin><ymin>q</ymin>"
+              "<xmax>3</xmax><ymax>4</ymax></bndbox></object></annotation>",
+     "voc", r"a.xml: object 0 has <ymin>q</ymin>, expected a number of pixels"),
+    ("a.xml", "<annotation><filename>a.jpg</filename>", "voc", r"a.xml:1:\d+: not well-formed XML"),
+    ("a.xml", "<image/>", "voc", r"root element is <image>, expected <annotation>"),
+    ("a.csv", "file,w\nx.jpg,3\n", "csv", r"a.csv:1: the header lacks column\(s\) class, xmin"),
+    ("a.csv", "filename,class,xmin,ymin,xmax,ymax\nx.jpg,cat,1,2,abc,4\n", "csv",
+     r"a.csv:2: column 'xmax' is 'abc', expected a number of pixels"),
+    ("a.csv", "filename,class,xmin,ymin,xmax,ymax\nx.jpg,cat,1,2,,4\n", "csv", r"a.csv:2: some of xmin"),
+    ("x-export.json", json.dumps({"name": "p"}), "vott", r"not a VoTT JSON export \(no 'assets' object\)"),
+])
+def test_structural_errors_are_one_line_and_name_the_place(tmp_path, name, text, fmt, message):
+    path = write(tmp_path, name, text)
+    with pytest.raises(UserError, match=message) as caught:
+        read_dataset(fmt, path)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_annotations_say_which_flag(tmp_path):
+    with pytest.raises(UserError, match=r"--annotations=.*nothing: no such file or folder"):
+        read_dataset("voc", str(tmp_path / "nothing"))
+    with pytest.raises(UserError, match="no file matches"):
+        read_dataset("csv", str(tmp_path / "*.csv"))
+    with pytest.raises(UserError, match="--input_format=yolo: unknown"):
+        read_dataset("yolo", str(tmp_path))
+
+
+def test_seeded_split_is_stable_disjoint_and_complete():
+    items = list(range(100))
+    train, val = split_train_val(items, 0.2, seed=3)
+    assert (len(train), len(val)) == (80, 20)
+    assert sorted(train + val) == items
+    assert (train, val) == split_train_val(items, 0.2, seed=3)
+    assert val != split_train_val(items, 0.2, seed=4)[1]
+    assert shuffled(items, 3) == val + train
+    assert val_count(3, 0.01) == 1 and val_count(3, 0.9) == 2 and val_count(10, 0.0) == 0
+    with pytest.raises(UserError, match="at least 2"):
+        val_count(1, 0.5)
+
+
+def test_xywh_boxes_become_corners():
+    assert geometry.from_xywh(1, 2, 3, 4) == geometry.Box(1, 2, 4, 6)
