@@ -10,6 +10,7 @@ where the app declares them, and lists every change.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +29,7 @@ _ASSETS_DIR = flags.DEFINE_string("assets_dir", None, "Assets to install (defaul
 
 def default_assets_dir() -> Path:
     # `assets` is this package's tree artifact, next to this file in the runfiles.
-    return Path(__file__).resolve().parent / "assets"
+    return Path(os.path.abspath(__file__)).parent / "assets"
 
 
 def main(argv: Sequence[str]) -> None:

@@ -3,9 +3,10 @@
     bazel run //od_tools/export:benchmark                         # the demo export
     bazel run //od_tools/export:benchmark -- --export_dir=exported/ --image=photo.jpg
 
-Latency is the median of --runs invocations (after 5 warm-up runs) on the standalone LiteRT
-interpreter (XNNPACK), one fresh process per model and thread count, never in a process that
-has loaded TensorFlow. AP50 is the export report's figure for the same bytes (checked by
+Latency is the median of --runs invocations (after 5 warm-up runs each time) on the standalone
+LiteRT interpreter (XNNPACK), in fresh processes that never load TensorFlow. The runs are split
+over --rounds that visit the models in turn, so a busy spell on a shared machine falls on every
+model alike instead of on one. AP50 is the export report's figure for the same bytes (checked by
 sha256): COCO AP50 on the held-out images, worst of tf.lite and ai_edge_litert.
 Targets: int8 <= 0.8x float32 latency at 1 thread, <= 0.45x its size, AP50 within 0.02.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,7 @@ _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "An export's --output_dire
 _IMAGE = flags.DEFINE_string("image", None, "Image to time on (default: the first demo val image).")
 _RUNS = flags.DEFINE_integer("runs", 50, "Timed runs per model and thread count (median reported).")
 _THREADS = flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts.")
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "Rounds over the models the runs are split into.")
 
 _RUNFILES_EXPORT = "od_tools/demo/tflite"
 _RUNFILES_IMAGES = "od_tools/demo/dataset/coco/images"
@@ -47,7 +51,7 @@ class Row:
 
 def _runfiles_root() -> Path:
     # This module sits at <root>/od_tools/export/benchmark.py in the runfiles tree.
-    return Path(__file__).resolve().parents[2]
+    return Path(os.path.abspath(__file__)).parents[2]
 
 
 def _default_image(root: Path) -> Path:
@@ -58,33 +62,39 @@ def _default_image(root: Path) -> Path:
     return (val or images)[0]
 
 
-def _latency(model: Path, image_npy: Path, threads: int, runs: int) -> float:
+def _times(model: Path, image_npy: Path, threads: int, runs: int) -> list[float]:
     result = subprocess.run([sys.executable, "-m", "od_tools.export.latency", str(model), str(image_npy),
                              str(threads), str(runs)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"latency run of {model} failed:\n{result.stderr[-2000:]}")
-    return float(json.loads(result.stdout.strip().splitlines()[-1])["median_ms"])
+    return list(json.loads(result.stdout.strip().splitlines()[-1])["times_ms"])
 
 
-def measure(export_dir: Path, image: Path, threads: Sequence[int], runs: int) -> list[Row]:
+def measure(export_dir: Path, image: Path, threads: Sequence[int], runs: int, rounds: int = 1) -> list[Row]:
     report_path = export_dir / "report.json"
     if not report_path.is_file():
         raise UserError(f"{report_path}: not found; pass an export's --output_directory as --export_dir")
     report = json.loads(report_path.read_text())
     height, width = report["input_size"]
     pixels = np.asarray(Image.open(image).convert("RGB").resize((width, height), Image.BILINEAR), np.uint8)
-    rows = []
+    sizes = {}
+    for entry in report["models"]:
+        data = (export_dir / entry["file"]).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise UserError(f"{export_dir / entry['file']}: sha256 differs from report.json; re-run the export")
+        sizes[entry["quantization"]] = len(data)
+    times: dict[tuple[str, int], list[float]] = {(e["quantization"], t): [] for e in report["models"] for t in threads}
+    per_round = max(1, -(-runs // rounds))
     with tempfile.TemporaryDirectory() as tmp:
         image_npy = Path(tmp) / "image.npy"
         np.save(image_npy, pixels)
-        for entry in report["models"]:
-            model = export_dir / entry["file"]
-            data = model.read_bytes()
-            if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-                raise UserError(f"{model}: sha256 differs from report.json; re-run the export")
-            latency = {t: _latency(model, image_npy, t, runs) for t in threads}
-            rows.append(Row(entry["quantization"], len(data), latency, min(entry["ap50"].values())))
-    return rows
+        for _ in range(rounds):
+            for t in threads:
+                for entry in report["models"]:
+                    times[entry["quantization"], t] += _times(export_dir / entry["file"], image_npy, t, per_round)
+    return [Row(e["quantization"], sizes[e["quantization"]],
+                {t: statistics.median(times[e["quantization"], t]) for t in threads}, min(e["ap50"].values()))
+            for e in report["models"]]
 
 
 def table(rows: Sequence[Row], threads: Sequence[int], runs: int) -> str:
@@ -92,7 +102,7 @@ def table(rows: Sequence[Row], threads: Sequence[int], runs: int) -> str:
     head = (f"{'quantization':<14} {'size MB':>8} {'x size':>7} "
             + " ".join(f"{f'{t} thr ms':>9}" for t in threads)
             + f" {'x lat(1)':>8} {'AP50':>6} {'dAP50':>7}")
-    lines = [f"median of {runs} runs, ai_edge_litert (XNNPACK), separate process per measurement", head]
+    lines = [f"median of {runs} runs, ai_edge_litert (XNNPACK), in processes without TensorFlow", head]
     first = threads[0]
     for r in rows:
         lines.append(
@@ -121,7 +131,9 @@ def main(argv: Sequence[str]) -> None:
     threads = [int(t) for t in _THREADS.value]
     if _RUNS.value < 1 or not threads:
         raise UserError("--runs and --threads must be positive")
-    print(table(measure(export_dir, image, threads, _RUNS.value), threads, _RUNS.value))
+    rounds = max(1, _ROUNDS.value)
+    runs = max(_RUNS.value, rounds)
+    print(table(measure(export_dir, image, threads, runs, rounds), threads, -(-runs // rounds) * rounds))
 
 
 if __name__ == "__main__":

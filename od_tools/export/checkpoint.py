@@ -39,7 +39,7 @@ def _check_complete(prefix: str) -> None:
         # Reading every tensor catches truncated or missing data shards, not just a bad index.
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError) as e:
+    except (tf.errors.OpError, ValueError, IndexError, OSError) as e:  # IndexError: truncated data
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{prefix}: the checkpoint is partial or corrupt ({first_line[:160]}); "
                         "copy the whole checkpoint (ckpt-N.index and every ckpt-N.data-* file)") from e

@@ -128,15 +128,18 @@ class _TFLiteServing(tf.Module):
         self.detection = module
         mean = tf.constant(preprocess_ops.MEAN_RGB, tf.float32)
         std = tf.constant(preprocess_ops.STDDEV_RGB, tf.float32)
-        # pixel = x * INPUT_STD + INPUT_MEAN; Model Garden wants (pixel - mean) / std:
-        # one per-channel affine map, folded into constants.
-        self._scale = INPUT_STD / std
+        # pixel = x * INPUT_STD + INPUT_MEAN; Model Garden wants (pixel - mean) / std: one
+        # per-channel affine map, written as a 1x1 convolution with a diagonal kernel and a bias.
+        # TFLite runs that as one fused CONV_2D, several times faster (XNNPACK, float and int8)
+        # than the broadcast MUL and ADD it would otherwise become.
+        self._kernel = tf.reshape(tf.linalg.diag(INPUT_STD / std), [1, 1, 3, 3])
         self._offset = (INPUT_MEAN - mean) / std
         self.serve = tf.function(
             self._serve, input_signature=[tf.TensorSpec([1, height, width, 3], tf.float32, name="image")])
 
     def _serve(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self.detection.serve(image * self._scale + self._offset)
+        normalized = tf.nn.bias_add(tf.nn.conv2d(image, self._kernel, strides=1, padding="VALID"), self._offset)
+        return self.detection.serve(normalized)
 
 
 def _module(params: cfg.ExperimentConfig, input_type: str, batch_size: int | None) -> detection.DetectionModule:

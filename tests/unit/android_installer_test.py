@@ -2,100 +2,22 @@
 object-detection example (legacy Interpreter app and Task Library app), written here."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from od_tools.android import installer
 from od_tools.common.errors import UserError
 
-LEGACY_GRADLE = """apply plugin: 'com.android.application'
-
-android {
-    aaptOptions {
-        noCompress "tflite"
-    }
-}
-
-project.ext.ASSET_DIR = projectDir.toString() + '/src/main/assets'
-// If you use your own model, place it in assets and comment out this line.
-apply from:'download_model.gradle'
-
-dependencies {
-    implementation 'org.tensorflow:tensorflow-lite:2.4.0'
-}
-"""
-
-LEGACY_ACTIVITY = """package org.example.detection;
-
-public class DetectorActivity extends CameraActivity {
-  private static final int TF_OD_API_INPUT_SIZE = 300;
-  private static final boolean TF_OD_API_IS_QUANTIZED = true;
-  private static final String TF_OD_API_MODEL_FILE = "ssd_mobilenet.tflite";
-  private static final String TF_OD_API_LABELS_FILE = "file:///android_asset/coco_labels.txt";
-  private static final float MINIMUM_CONFIDENCE_TF_OD_API = 0.5f;
-}
-"""
-
-LEGACY_MODEL = """package org.example.detection.tflite;
-
-public class TFLiteObjectDetectionAPIModel implements Detector {
-  // Only return this many results.
-  private static final int NUM_DETECTIONS = 10;
-  private static final float IMAGE_MEAN = 127.5f;
-}
-"""
-
-TASK_GRADLE_KTS = """plugins { id("com.android.application") }
-apply(from = "download_models.gradle")
-"""
-
-TASK_HELPER = """package org.example.objectdetection
-
-class ObjectDetectorHelper(var currentModel: Int = 0) {
-    fun setupObjectDetector() {
-        val modelName =
-            when (currentModel) {
-                MODEL_MOBILENETV1 -> "mobilenetv1.tflite"
-                MODEL_EFFICIENTDETV0 -> "efficientdet-lite0.tflite"
-                else -> "mobilenetv1.tflite"
-            }
-    }
-}
-"""
-
-
-def write(root: Path, files: dict) -> None:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
+import android_app_fixture as fixture
 
 @pytest.fixture
 def legacy_app(tmp_path):
-    write(tmp_path, {
-        "app/build.gradle": LEGACY_GRADLE,
-        "app/download_model.gradle": "task downloadModelFile(type: Download) {}\n",
-        "app/src/main/assets/coco_labels.txt": "???\nperson\n",
-        "app/src/main/java/org/example/detection/DetectorActivity.java": LEGACY_ACTIVITY,
-        "lib_interpreter/src/main/java/org/example/detection/tflite/TFLiteObjectDetectionAPIModel.java": LEGACY_MODEL,
-    })
-    return tmp_path
+    return fixture.legacy_app(tmp_path)
 
 
 @pytest.fixture
 def task_app(tmp_path):
-    write(tmp_path, {
-        "app/build.gradle.kts": TASK_GRADLE_KTS,
-        "app/src/main/AndroidManifest.xml": "<manifest/>\n",
-        "app/src/main/java/org/example/objectdetection/ObjectDetectorHelper.kt": TASK_HELPER,
-    })
-    return tmp_path
+    return fixture.task_app(tmp_path)
 
 
 ASSETS = {"detect.tflite": b"TFL3model", "labelmap.txt": b"circle\nsquare\ntriangle\n", "model_card.json": b"{}"}
@@ -103,10 +25,10 @@ SETTINGS = installer.AppSettings(quantized=False, input_height=256, input_width=
 
 
 def test_dry_run_lists_every_change_and_writes_nothing(legacy_app):
-    before = snapshot(legacy_app)
+    before = fixture.snapshot(legacy_app)
     plan = installer.plan_install(legacy_app, ASSETS, SETTINGS)
     described = [str(c) for c in plan.changes]
-    assert snapshot(legacy_app) == before
+    assert fixture.snapshot(legacy_app) == before
     assert "app/src/main/assets/detect.tflite: add asset (9 bytes)" in described
     assert any(d.startswith("app/build.gradle:11: disable the model download step") for d in described)
     activity = "app/src/main/java/org/example/detection/DetectorActivity.java"
@@ -126,7 +48,7 @@ def test_install_applies_the_plan_and_is_idempotent(legacy_app):
     assert (assets / "coco_labels.txt").exists()  # the app's other assets stay
     gradle = (legacy_app / "app/build.gradle").read_text()
     assert "\n// apply from:'download_model.gradle'  // disabled by od_toolchain" in gradle
-    activity = (legacy_app / "app/src/main/java/org/example/detection/DetectorActivity.java").read_text()
+    activity = (legacy_app / fixture.LEGACY_ACTIVITY_PATH).read_text()
     assert 'TF_OD_API_MODEL_FILE = "detect.tflite";' in activity
     assert "TF_OD_API_IS_QUANTIZED = false;" in activity and "TF_OD_API_INPUT_SIZE = 256;" in activity
     assert 'TF_OD_API_LABELS_FILE = "file:///android_asset/labelmap.txt";' in activity
@@ -136,7 +58,7 @@ def test_install_applies_the_plan_and_is_idempotent(legacy_app):
 def test_task_library_app_gets_its_model_name_and_kotlin_gradle_edit(task_app):
     quantized = installer.AppSettings(quantized=True, input_height=320, input_width=256, max_detections=10)
     installer.apply_plan(installer.plan_install(task_app, ASSETS, quantized))
-    helper = (task_app / "app/src/main/java/org/example/objectdetection/ObjectDetectorHelper.kt").read_text()
+    helper = (task_app / fixture.TASK_HELPER_PATH).read_text()
     assert 'MODEL_MOBILENETV1 -> "detect.tflite"' in helper
     assert 'MODEL_EFFICIENTDETV0 -> "efficientdet-lite0.tflite"' in helper
     assert 'else -> "detect.tflite"' in helper
@@ -145,11 +67,11 @@ def test_task_library_app_gets_its_model_name_and_kotlin_gradle_edit(task_app):
 
 
 def test_legacy_app_rejects_a_non_square_model_before_writing(legacy_app):
-    before = snapshot(legacy_app)
+    before = fixture.snapshot(legacy_app)
     wide = installer.AppSettings(quantized=True, input_height=256, input_width=320, max_detections=10)
     with pytest.raises(UserError, match="feeds square images"):
         installer.plan_install(legacy_app, ASSETS, wide)
-    assert snapshot(legacy_app) == before
+    assert fixture.snapshot(legacy_app) == before
 
 
 def test_folders_that_are_not_the_example_are_rejected(tmp_path):
@@ -157,7 +79,7 @@ def test_folders_that_are_not_the_example_are_rejected(tmp_path):
         installer.plan_install(tmp_path / "missing", ASSETS, SETTINGS)
     with pytest.raises(UserError, match="no Android app module"):
         installer.plan_install(tmp_path, ASSETS, SETTINGS)
-    write(tmp_path, {"app/build.gradle": "apply plugin: 'com.android.application'\n",
+    fixture.write_tree(tmp_path, {"app/build.gradle": "apply plugin: 'com.android.application'\n",
                      "app/src/main/java/Main.java": "class Main {}\n"})
     with pytest.raises(UserError, match="not the TensorFlow Lite object-detection example"):
         installer.plan_install(tmp_path, ASSETS, SETTINGS)
