@@ -19,10 +19,12 @@ from official.core import config_definitions as cfg
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 from od_tools.common.progress import Progress
+from od_tools.evaluation.coco import ImageDetections, coco_metrics
 from od_tools.export import checkpoint as checkpoint_lib
-from od_tools.export import coco, convert, images, metadata, parity, report, runtime, saved_model, tflite_model
+from od_tools.export import convert, images, metadata, parity, report, runtime, saved_model, tflite_model
 from od_tools.export.convert import Quantization
 from od_tools.label_map import LabelMap
+from od_tools.modeling import Detections, Detector
 
 
 class ParityError(UserError):
@@ -132,9 +134,10 @@ def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label
         inference_dir, tflite_dir = saved_model.export_saved_models(
             config, prefix, str(out), options.max_detections, config_source)
         saved_model_seconds = time.monotonic() - t0
-        reference_model = runtime.SavedModelDetector(inference_dir)
+        reference_model = Detector.from_saved_model(
+            inference_dir, config.task.export_config.output_normalized_coordinates)
         reference = _reference_detections(reference_model, held_out)
-        saved_model_ap50 = coco.ap50(held_out, reference, info.num_classes)
+        saved_model_ap50 = ap50(held_out, reference, labels)
 
         description = metadata.DetectorDescription(
             name=options.model_name, description=f"Object detector exported from {config_source}.",
@@ -151,7 +154,7 @@ def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label
             model, seconds = build_tflite(tflite_dir, quantization, description, representative)
             name = tflite_file_name(quantization)
             (out / name).write_bytes(model)
-            results.append(_evaluate(model, quantization, name, seconds, held_out, reference, info, options))
+            results.append(_evaluate(model, quantization, name, seconds, held_out, reference, labels, options))
         (out / metadata.LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
         result = report.ExportReport(
             config_source=config_source, checkpoint=prefix, input_size=(height, width),
@@ -173,28 +176,36 @@ def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label
     return result
 
 
-def _reference_detections(model: runtime.SavedModelDetector, held_out: Sequence[images.LabeledImage],
-                          batch_size: int = 8) -> list[runtime.Detections]:
+def ap50(held_out: Sequence[images.LabeledImage], detections: Sequence[Detections], labels: Sequence[str]) -> float:
+    """COCO AP50 (pycocotools, via od_tools.evaluation) of detections on the held-out images."""
+    found = [ImageDetections(im.groundtruth.image_id, d.boxes, d.classes, d.scores)
+             for im, d in zip(held_out, detections, strict=True)]
+    categories = {i + 1: label for i, label in enumerate(labels)}
+    return round(coco_metrics([im.groundtruth for im in held_out], found, categories)["AP50"], 4)
+
+
+def _reference_detections(model: Detector, held_out: Sequence[images.LabeledImage],
+                          batch_size: int = 8) -> list[Detections]:
     """SavedModel detections on the held-out images, in batches (its NMS dominates the time)."""
-    found: list[runtime.Detections] = []
+    found: list[Detections] = []
     with Progress("export: SavedModel on held-out images", total=len(held_out), unit="images") as progress:
         for start in range(0, len(held_out), batch_size):
             chunk = held_out[start:start + batch_size]
-            found += model.detect_batch(np.stack([im.pixels for im in chunk]))
+            found += model(np.stack([im.pixels for im in chunk]))
             progress.update(len(chunk))
     return found
 
 
 def _evaluate(model: bytes, quantization: Quantization, name: str, seconds: float,
-              held_out: Sequence[images.LabeledImage], reference: Sequence[runtime.Detections],
-              info: saved_model.ModelInfo, options: ExportOptions) -> report.TFLiteResult:
+              held_out: Sequence[images.LabeledImage], reference: Sequence[Detections],
+              labels: Sequence[str], options: ExportOptions) -> report.TFLiteResult:
     parities, ap50s = {}, {}
     for interpreter in runtime.Interpreter:
         detector = runtime.TFLiteDetector(model, interpreter, input_mean=saved_model.INPUT_MEAN,
                                           input_std=saved_model.INPUT_STD)
         found = [detector.detect(im.pixels) for im in held_out]
         parities[interpreter.value] = parity.compare(reference, found, options.parity_score_threshold)
-        ap50s[interpreter.value] = round(coco.ap50(held_out, found, info.num_classes), 4)
+        ap50s[interpreter.value] = ap50(held_out, found, labels)
     threshold = options.min_mean_iou(quantization)
     return report.TFLiteResult(
         quantization=quantization.value, file=name, size_bytes=len(model), sha256=_sha256(model),

@@ -1,4 +1,9 @@
-"""Images and ground truth from Object Detection API TFRecords, sized for the exported model."""
+"""Images and ground truth from Object Detection API TFRecords, sized for the exported model.
+
+Records are decoded by od_tools.evaluation (Model Garden's TF Example decoder), as evaluation
+does; this module adds the resize to the fixed TFLite input that every model under comparison,
+SavedModel included, then sees.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +14,17 @@ import numpy as np
 import tensorflow as tf
 
 from od_tools.common.errors import UserError
-
-_FEATURES = {
-    "image/encoded": tf.io.FixedLenFeature((), tf.string),
-    "image/source_id": tf.io.FixedLenFeature((), tf.string, default_value=""),
-    "image/object/bbox/ymin": tf.io.VarLenFeature(tf.float32),
-    "image/object/bbox/xmin": tf.io.VarLenFeature(tf.float32),
-    "image/object/bbox/ymax": tf.io.VarLenFeature(tf.float32),
-    "image/object/bbox/xmax": tf.io.VarLenFeature(tf.float32),
-    "image/object/class/label": tf.io.VarLenFeature(tf.int64),
-}
+from od_tools.evaluation.coco import GroundTruth
+from od_tools.evaluation.examples import read_examples
 
 
 @dataclasses.dataclass(frozen=True)
 class LabeledImage:
-    """One image, resized to the model input, with its ground truth."""
+    """One image, resized to the model input, with its ground truth (boxes normalized)."""
 
     source_id: str
-    pixels: np.ndarray       # uint8 [H, W, 3] at the model's input size
-    original_size: tuple[int, int]  # (height, width) as stored
-    boxes: np.ndarray        # float32 [N, 4] ymin, xmin, ymax, xmax in [0, 1]
-    classes: np.ndarray      # int64 [N] label ids from 1
+    pixels: np.ndarray  # uint8 [H, W, 3] at the model's input size
+    groundtruth: GroundTruth
 
 
 def input_patterns(input_path: str | Sequence[str]) -> list[str]:
@@ -58,20 +53,8 @@ def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def read_images(files: Sequence[str], limit: int, height: int, width: int) -> list[LabeledImage]:
     """The first `limit` images of the files, in file order (deterministic)."""
-    images = []
-    for record in tf.data.TFRecordDataset(list(files)).take(limit):
-        example = tf.io.parse_single_example(record, _FEATURES)
-        decoded = tf.io.decode_image(example["image/encoded"], channels=3, expand_animations=False).numpy()
-        boxes = np.stack([tf.sparse.to_dense(example[f"image/object/bbox/{k}"]).numpy()
-                          for k in ("ymin", "xmin", "ymax", "xmax")], axis=-1).reshape(-1, 4)
-        images.append(LabeledImage(
-            source_id=example["image/source_id"].numpy().decode() or str(len(images) + 1),
-            pixels=resize(decoded, height, width),
-            original_size=(int(decoded.shape[0]), int(decoded.shape[1])),
-            boxes=boxes.astype(np.float32),
-            classes=tf.sparse.to_dense(example["image/object/class/label"]).numpy().astype(np.int64),
-        ))
-    return images
+    return [LabeledImage(example.source_id, resize(example.image, height, width), example.groundtruth)
+            for example in read_examples(list(files), num_examples=limit)]
 
 
 def to_model_input(pixels: np.ndarray, uint8_input: bool, mean: float, std: float) -> np.ndarray:

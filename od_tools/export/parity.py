@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from od_tools.export.runtime import Detections
+from od_tools.modeling import Detections
 
 
 def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -23,6 +23,11 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     union = area + areas - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+
+
+def above(detections: Detections, threshold: float) -> Detections:
+    keep = detections.scores >= threshold
+    return Detections(detections.boxes[keep], detections.classes[keep], detections.scores[keep])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +57,7 @@ def compare(reference: Sequence[Detections], candidate: Sequence[Detections], sc
     ious: list[float] = []
     deltas: list[float] = []
     for ref, cand in zip(reference, candidate, strict=True):
-        ref = ref.above(score_threshold)
+        ref = above(ref, score_threshold)
         taken = np.zeros(len(cand.scores), bool)
         for k in np.argsort(-ref.scores, kind="stable"):
             overlaps = iou(ref.boxes[k], cand.boxes)
@@ -78,7 +83,7 @@ def recall(ground_truth_boxes: Sequence[np.ndarray], ground_truth_classes: Seque
     """Fraction of ground-truth objects found (same class, IoU >= match_iou, score >= threshold)."""
     found = total = 0
     for boxes, classes, dets in zip(ground_truth_boxes, ground_truth_classes, detections, strict=True):
-        dets = dets.above(score_threshold)
+        dets = above(dets, score_threshold)
         taken = np.zeros(len(dets.scores), bool)
         for box, cls in zip(boxes, classes):
             total += 1

@@ -1,28 +1,18 @@
-"""Running exported detectors: the TFLite models (tf.lite or the standalone ai-edge-litert
-interpreter) and the TF SavedModel, all returning the same `Detections`."""
+"""Running exported TFLite detectors on tf.lite or the standalone ai-edge-litert interpreter.
+
+They return od_tools.modeling's `Detections`, like the SavedModel run through
+`od_tools.modeling.Detector`, so the two compare directly.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 
 import numpy as np
 
 from od_tools.export import images as images_lib
 from od_tools.export import tflite_model
-
-
-@dataclasses.dataclass(frozen=True)
-class Detections:
-    """One image's detections, best first."""
-
-    boxes: np.ndarray    # float32 [N, 4] ymin, xmin, ymax, xmax in [0, 1]
-    classes: np.ndarray  # int64 [N] label ids from 1 (as in label_map.pbtxt)
-    scores: np.ndarray   # float32 [N]
-
-    def above(self, threshold: float) -> "Detections":
-        keep = self.scores >= threshold
-        return Detections(self.boxes[keep], self.classes[keep], self.scores[keep])
+from od_tools.modeling import Detections
 
 
 class Interpreter(str, enum.Enum):
@@ -67,32 +57,6 @@ class TFLiteDetector:
         return Detections(np.clip(boxes[0, :n], 0.0, 1.0).astype(np.float32),
                           classes[0, :n].astype(np.int64) + self._class_offset,
                           scores[0, :n].astype(np.float32))
-
-
-class SavedModelDetector:
-    """The TF inference SavedModel, fed the same resized uint8 image as the TFLite models."""
-
-    def __init__(self, saved_model_dir: str):
-        import tensorflow as tf
-        self._serve = tf.saved_model.load(saved_model_dir).signatures["serving_default"]
-
-    def detect(self, pixels: np.ndarray) -> Detections:
-        return self.detect_batch(pixels[np.newaxis])[0]
-
-    def detect_batch(self, batch: np.ndarray) -> list[Detections]:
-        """Detections on a uint8 [N, H, W, 3] batch of same-sized images."""
-        import tensorflow as tf
-        out = {k: v.numpy() for k, v in self._serve(tf.constant(batch)).items()}
-        height, width = batch.shape[1:3]
-        scale = np.array([height, width, height, width], np.float32)
-        results = []
-        for i in range(batch.shape[0]):
-            n = int(out["num_detections"][i])
-            boxes = out["detection_boxes"][i, :n] / scale
-            results.append(Detections(np.clip(boxes, 0.0, 1.0).astype(np.float32),
-                                      out["detection_classes"][i, :n].astype(np.int64),
-                                      out["detection_scores"][i, :n].astype(np.float32)))
-        return results
 
 
 def check_output_order_at_runtime(model_bytes: bytes, interpreter: Interpreter = Interpreter.TF_LITE) -> None:

@@ -25,7 +25,7 @@ from official.vision.ops import preprocess_ops
 from official.vision.serving import detection
 
 from od_tools.common.errors import UserError
-from od_tools.export import checkpoint as checkpoint_lib
+from od_tools.modeling import restore_model
 
 # What the TFLite model's float input holds: (pixel - MEAN) / STD, the convention of the
 # TFLite object-detection Android examples. A uint8 (int8-quantized) input holds raw pixels.
@@ -148,20 +148,20 @@ def _module(params: cfg.ExperimentConfig, input_type: str, batch_size: int | Non
                                      input_type=input_type, num_channels=3)
 
 
-def export_inference(config: cfg.ExperimentConfig, checkpoint: str, export_dir: str, config_source: str) -> None:
+def export_inference(config: cfg.ExperimentConfig, checkpoint: str, export_dir: str) -> None:
     """Writes the TF SavedModel (uint8 [N, H, W, 3] in, any N and size; Model Garden NMS)."""
     module = _module(inference_config(config), "image_tensor", batch_size=None)
-    checkpoint_lib.restore(module.model, checkpoint, config_source)
+    restore_model(module.model, checkpoint)
     signatures = module.get_inference_signatures({"image_tensor": _SIGNATURE})
     tf.saved_model.save(module, export_dir, signatures=signatures)
 
 
-def export_tflite_flavour(config: cfg.ExperimentConfig, checkpoint: str, export_dir: str, max_detections: int,
-                          config_source: str) -> None:
+def export_tflite_flavour(config: cfg.ExperimentConfig, checkpoint: str, export_dir: str, max_detections: int
+                          ) -> None:
     """Writes the SavedModel that the TFLite converter turns into a detector with the NMS op."""
     params = tflite_config(config, max_detections)
     module = _module(params, "tflite", batch_size=1)
-    checkpoint_lib.restore(module.model, checkpoint, config_source)
+    restore_model(module.model, checkpoint)
     model = module.model
     model._detection_generator = _ForegroundScores(  # pylint: disable=protected-access
         model.detection_generator, int(params.task.model.num_classes))
@@ -177,6 +177,6 @@ def export_saved_models(config: cfg.ExperimentConfig, checkpoint: str, output_di
     check_supported(config, config_source)
     inference_dir = os.path.join(output_dir, INFERENCE_DIR)
     tflite_dir = os.path.join(output_dir, TFLITE_DIR)
-    export_inference(config, checkpoint, inference_dir, config_source)
-    export_tflite_flavour(config, checkpoint, tflite_dir, max_detections, config_source)
+    export_inference(config, checkpoint, inference_dir)
+    export_tflite_flavour(config, checkpoint, tflite_dir, max_detections)
     return inference_dir, tflite_dir

@@ -19,7 +19,7 @@ import pytest
 
 from od_tools.android import assets as android_assets
 from od_tools.export import images, parity, runtime, tflite_model
-from od_tools.export.runtime import Detections
+from od_tools.modeling import Detections
 
 import android_app_fixture as fixture
 
@@ -102,7 +102,7 @@ def test_standalone_litert_finds_the_val_objects(quantization, val_images):
     detector = runtime.TFLiteDetector(model_bytes(quantization), runtime.Interpreter.LITERT)
     assert detector.uint8_input == (quantization == "int8")
     found = [detector.detect(im.pixels) for im in val_images]
-    recall = parity.recall([im.boxes for im in val_images], [im.classes for im in val_images], found, MIN_SCORE)
+    recall = parity.recall([im.groundtruth.boxes for im in val_images], [im.groundtruth.classes for im in val_images], found, MIN_SCORE)
     assert recall >= MIN_RECALL, recall
 
 

@@ -12,7 +12,7 @@ from od_tools.export import metadata, metadata_schema as ms
 from od_tools.export.convert import Quantization, parse_quantizations
 from od_tools.export.parity import Parity, compare, iou, recall
 from od_tools.export.report import ExportReport, TFLiteResult
-from od_tools.export.runtime import Detections
+from od_tools.modeling import Detections
 
 
 def dets(boxes, classes, scores):
