@@ -43,6 +43,9 @@ class Checks:
     purpose: Purpose
     num_replicas: int = 1
     use_tpu: bool = False
+    # List and read gs:// (and other remote) paths. False where they cannot be reached, e.g. when
+    # a cloud job is prepared offline: remote paths are then taken on trust, local ones checked.
+    remote: bool = True
 
 
 def _glob(pattern: str) -> list[str]:
@@ -154,7 +157,7 @@ def _model_problems(pipeline: Pipeline, checks: Checks):
         yield Problem(f"{np_}.max_total_detections", "must be at least 1", "use e.g. 100")
 
 
-def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap]):
+def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap], checks: Checks):
     readers = [("train_input_reader", pipeline.config.train_input_reader)]
     if pipeline.config.eval_input_reader:
         readers.append(("eval_input_reader[0]", pipeline.eval_input_reader))
@@ -166,8 +169,11 @@ def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap]):
         if reader.label_map_path == PLACEHOLDER:
             yield Problem(field, f"still {PLACEHOLDER}", f"set it, e.g. --override {field}=data/label_map.pbtxt")
             continue
+        resolved = pipeline.resolve(reader.label_map_path)
+        if is_url(resolved) and not checks.remote:
+            continue
         try:
-            maps[field] = read_label_map_at(pipeline.resolve(reader.label_map_path))
+            maps[field] = read_label_map_at(resolved)
         except LabelMapError as e:
             yield Problem(field, str(e), "fix the label map or the path")
     declared = pipeline.config.model.ssd.num_classes
@@ -188,7 +194,7 @@ def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap]):
                       f"from the label map (--override model.ssd.num_classes={first.num_classes})")
 
 
-def _input_problems(reader: pipeline_pb2.InputReader, name: str, pipeline: Pipeline):
+def _input_problems(reader: pipeline_pb2.InputReader, name: str, pipeline: Pipeline, checks: Checks):
     field = f"{name}.tf_record_input_reader.input_path"
     paths = list(reader.tf_record_input_reader.input_path)
     if not paths:
@@ -199,6 +205,8 @@ def _input_problems(reader: pipeline_pb2.InputReader, name: str, pipeline: Pipel
             yield Problem(where, f"still {PLACEHOLDER}", f"set it, e.g. --override {field}=data/records-*")
             continue
         resolved = pipeline.resolve(pattern)
+        if is_url(resolved) and not checks.remote:
+            continue
         try:
             found = _glob(resolved)
         except Exception as e:  # remote file systems raise their own errors
@@ -262,9 +270,9 @@ def _train_problems(pipeline: Pipeline, checks: Checks):
     if checks.use_tpu and train.max_number_of_boxes < 1:
         yield Problem(f"{p}.max_number_of_boxes", "must be positive on TPU (ground truth is padded to it)",
                       "use e.g. 100")
-    yield from _input_problems(pipeline.config.train_input_reader, "train_input_reader", pipeline)
+    yield from _input_problems(pipeline.config.train_input_reader, "train_input_reader", pipeline, checks)
     if train.fine_tune_checkpoint:
-        yield from _fine_tune_problems(pipeline)
+        yield from _fine_tune_problems(pipeline, checks)
 
 
 def _lr_problems(lr: pipeline_pb2.LearningRate, path: str):
@@ -290,7 +298,7 @@ def _lr_problems(lr: pipeline_pb2.LearningRate, path: str):
             yield Problem(f"{path}.{kind}.decay_steps", "must be at least 1", "use e.g. 1000")
 
 
-def _fine_tune_problems(pipeline: Pipeline):
+def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
     train = pipeline.config.train_config
     field = "train_config.fine_tune_checkpoint"
     if train.fine_tune_checkpoint == PLACEHOLDER:
@@ -302,6 +310,8 @@ def _fine_tune_problems(pipeline: Pipeline):
         yield Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' is unknown",
                       "use 'detection' (whole detector) or 'classification' (backbone only)")
     path = pipeline.resolve(train.fine_tune_checkpoint)
+    if is_url(path) and not checks.remote:
+        return
     prefix = resolve_checkpoint(path)
     if prefix is None:
         yield Problem(field, f"no checkpoint at '{train.fine_tune_checkpoint}' (looked for {path}.index)",
@@ -312,26 +322,26 @@ def _fine_tune_problems(pipeline: Pipeline):
         yield problem
 
 
-def _eval_problems(pipeline: Pipeline):
+def _eval_problems(pipeline: Pipeline, checks: Checks):
     c = pipeline.config
     if not c.eval_input_reader:
         yield Problem("eval_input_reader", "not set", "add eval_input_reader { label_map_path: ... "
                       "tf_record_input_reader { input_path: ... } }")
         return
-    yield from _input_problems(pipeline.eval_input_reader, "eval_input_reader[0]", pipeline)
+    yield from _input_problems(pipeline.eval_input_reader, "eval_input_reader[0]", pipeline, checks)
 
 
 def preflight(pipeline: Pipeline, checks: Checks) -> tuple[list[Problem], LabelMap | None]:
     """All problems that would stop `checks.purpose`, and the label map when there is one."""
     label_maps: dict[str, LabelMap] = {}
     problems = list(_model_problems(pipeline, checks))
-    problems += _label_map_problems(pipeline, label_maps)
+    problems += _label_map_problems(pipeline, label_maps, checks)
     if checks.purpose is Purpose.TRAIN:
         problems += _train_problems(pipeline, checks)
         if pipeline.config.eval_input_reader:  # training evaluates when it ends
-            problems += _eval_problems(pipeline)
+            problems += _eval_problems(pipeline, checks)
     elif checks.purpose is Purpose.EVAL:
-        problems += _eval_problems(pipeline)
+        problems += _eval_problems(pipeline, checks)
         if pipeline.config.eval_config.batch_size < 1:
             problems.append(Problem("eval_config.batch_size", "must be at least 1", "use e.g. 1"))
     return problems, label_maps.get("label_map")

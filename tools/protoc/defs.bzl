@@ -40,7 +40,8 @@ def od_py_proto(name, srcs, deps = [], py_deps = [], visibility = None):
     native.py_library(
         name = name,
         srcs = [out for out in outs if out.endswith(".py")],
-        data = [out for out in outs if out.endswith(".pyi")],
+        # The .proto files and type stubs travel with the modules (e.g. into sdists).
+        data = srcs + [out for out in outs if out.endswith(".pyi")],
         deps = deps + py_deps,
         visibility = visibility,
     )

@@ -1,0 +1,1 @@
+"""Cloud training: the package set for a training cluster and the Vertex AI job spec."""

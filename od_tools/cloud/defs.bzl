@@ -1,0 +1,29 @@
+"""od_cloud_packages: the folder of packages a cloud training job installs."""
+
+def _od_cloud_packages_impl(ctx):
+    out = ctx.actions.declare_directory(ctx.attr.name)
+    args = ctx.actions.args()
+    args.add("--out", out.path)
+    args.add("--sdist", ctx.file.sdist)
+    args.add("--lock", ctx.file.lock)
+    args.add_all(ctx.files.dists)
+    ctx.actions.run(
+        executable = ctx.executable._assemble,
+        arguments = [args],
+        inputs = [ctx.file.sdist, ctx.file.lock] + ctx.files.dists,
+        outputs = [out],
+        mnemonic = "CloudPackages",
+        progress_message = "Assembling cloud training packages %s" % out.short_path,
+    )
+    return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
+
+od_cloud_packages = rule(
+    implementation = _od_cloud_packages_impl,
+    attrs = {
+        "sdist": attr.label(mandatory = True, allow_single_file = [".tar.gz"]),
+        "dists": attr.label_list(allow_files = True, doc = "third-party files taken from the lock"),
+        "lock": attr.label(mandatory = True, allow_single_file = True),
+        "_assemble": attr.label(default = "//od_tools/cloud:assemble_packages", executable = True, cfg = "exec"),
+    },
+    doc = "A folder with the trainer sdist, pinned third-party files, requirements.txt and SHA256SUMS.",
+)
