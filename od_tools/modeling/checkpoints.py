@@ -43,7 +43,7 @@ def restore_model(model, checkpoint_path: str) -> str:
         tf.train.Checkpoint(model=model).read(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError) as e:
         raise CheckpointRestoreError(
-            f"{prefix}: does not match the model in the pipeline config ({str(e).splitlines()[0][:160]}); "
+            f"{prefix}: does not fit the model this pipeline config describes ({str(e).splitlines()[0][:160]}); "
             "use the pipeline.config the checkpoint was trained with") from e
     return prefix
 

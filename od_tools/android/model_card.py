@@ -1,0 +1,57 @@
+"""The model card shipped beside detect.tflite: what an app developer needs to wire the model in.
+
+It is built from an export's report.json, so every figure in it was measured by the export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping, Sequence
+
+MODEL_FILE = "detect.tflite"
+LABELS_FILE = "labelmap.txt"
+MODEL_CARD_FILE = "model_card.json"
+OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_model_card(report: Mapping[str, Any], quantization: str, model: bytes, labels: bytes) -> dict[str, Any]:
+    """The card for the `quantization` model of an export report."""
+    entry = next((m for m in report["models"] if m["quantization"] == quantization), None)
+    if entry is None:
+        exported = ", ".join(m["quantization"] for m in report["models"])
+        raise KeyError(f"the export has no {quantization} model (it has {exported})")
+    height, width = report["input_size"]
+    quantized = entry["input_type"] == "uint8"
+    label_lines: Sequence[str] = labels.decode("utf-8").splitlines()
+    return {
+        "model_file": MODEL_FILE,
+        "labels_file": LABELS_FILE,
+        "quantization": quantization,
+        "quantized": quantized,
+        "input": {
+            "height": height,
+            "width": width,
+            "channels": 3,
+            "color_space": "RGB",
+            "type": entry["input_type"],
+            # What the app feeds: raw pixels for a quantized model, (pixel - mean) / std else.
+            "normalization": None if quantized else {"mean": [report["input_mean"]], "std": [report["input_std"]]},
+        },
+        "outputs": list(OUTPUTS),
+        "box_format": "ymin, xmin, ymax, xmax in [0, 1]",
+        "class_index": "line of labelmap.txt (0-based)",
+        "max_detections": report["max_detections"],
+        "labels": list(label_lines),
+        "metrics": {
+            "ap50": entry["ap50"],
+            "saved_model_ap50": report["saved_model_ap50"],
+            "parity": entry["parity"],
+            "num_eval_images": report["num_parity_images"],
+        },
+        "sha256": {MODEL_FILE: sha256(model), LABELS_FILE: sha256(labels)},
+        "source": {"config": report["config_source"], "checkpoint": report["checkpoint"]},
+    }

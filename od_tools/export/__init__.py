@@ -1,0 +1,29 @@
+"""Export of trained detectors: SavedModels, TFLite with the detection op, metadata, parity.
+
+    from od_tools.export import ExportOptions, Quantization, export_detector
+    report = export_detector(experiment_config, "model_dir/", label_map, "exported/",
+                             ExportOptions(quantizations=(Quantization.FLOAT32, Quantization.INT8)))
+
+Names are imported on first use, so light modules of this package (the latency probe that runs
+apart from TensorFlow) can be imported without loading TensorFlow.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "ExportOptions": "od_tools.export.exporter",
+    "ParityError": "od_tools.export.exporter",
+    "export_detector": "od_tools.export.exporter",
+    "tflite_file_name": "od_tools.export.exporter",
+    "Quantization": "od_tools.export.convert",
+    "parse_quantizations": "od_tools.export.convert",
+    "ExportReport": "od_tools.export.report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'od_tools.export' has no attribute {name!r}")

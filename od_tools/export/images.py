@@ -1,0 +1,70 @@
+"""Images and ground truth from Object Detection API TFRecords, sized for the exported model.
+
+Records are decoded by od_tools.evaluation (Model Garden's TF Example decoder), as evaluation
+does; this module adds the resize to the fixed TFLite input that every model under comparison,
+SavedModel included, then sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from od_tools.common.errors import UserError
+from od_tools.evaluation.coco import GroundTruth
+from od_tools.evaluation.examples import read_examples
+
+
+@dataclasses.dataclass(frozen=True)
+class LabeledImage:
+    """One image, resized to the model input, with its ground truth (boxes normalized)."""
+
+    source_id: str
+    pixels: np.ndarray  # uint8 [H, W, 3] at the model's input size
+    groundtruth: GroundTruth
+
+
+def input_patterns(input_path: str | Sequence[str]) -> list[str]:
+    """Model Garden input_path: a string (comma-separated globs) or a list of globs."""
+    items = [input_path] if isinstance(input_path, str) else list(input_path)
+    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
+
+
+def match_files(input_path: str | Sequence[str], field: str) -> list[str]:
+    patterns = input_patterns(input_path)
+    if not patterns:
+        raise UserError(f"{field} is empty; set the TFRecord glob of the input reader")
+    files = sorted({f for p in patterns for f in tf.io.gfile.glob(p)})
+    if not files:
+        raise UserError(f"{field}: no TFRecord matches {', '.join(patterns)}; check the input_path glob")
+    return files
+
+
+def resize(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize to the model input, as the Android apps squash camera frames."""
+    if pixels.shape[:2] == (height, width):
+        return pixels
+    resized = tf.image.resize(pixels, (height, width), method="bilinear")
+    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+
+
+def read_images(files: Sequence[str], limit: int, height: int, width: int) -> list[LabeledImage]:
+    """The first `limit` images of the files, in file order (deterministic)."""
+    return [LabeledImage(example.source_id, resize(example.image, height, width), example.groundtruth)
+            for example in read_examples(list(files), num_examples=limit)]
+
+
+def to_model_input(pixels: np.ndarray, uint8_input: bool, mean: float, std: float) -> np.ndarray:
+    """[1, H, W, 3] as the TFLite model takes it: raw pixels, or (pixel - mean) / std."""
+    batch = pixels[np.newaxis]
+    if uint8_input:
+        return batch.astype(np.uint8)
+    return ((batch.astype(np.float32) - mean) / std).astype(np.float32)
+
+
+def representative_set(images: Sequence[LabeledImage], mean: float, std: float) -> Iterator[np.ndarray]:
+    for image in images:
+        yield to_model_input(image.pixels, uint8_input=False, mean=mean, std=std)

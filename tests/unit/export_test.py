@@ -1,0 +1,118 @@
+"""Pure pieces of the export: quantization flags, parity matching, recall, metadata encoding,
+zipped associated files and the report table. No TensorFlow conversion here."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from od_tools.common.errors import UserError
+from od_tools.export import metadata, metadata_schema as ms
+from od_tools.export.convert import Quantization, parse_quantizations
+from od_tools.export.parity import Parity, compare, iou, recall
+from od_tools.export.report import ExportReport, TFLiteResult
+from od_tools.modeling import Detections
+
+
+def dets(boxes, classes, scores):
+    return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int64),
+                      np.array(scores, np.float32))
+
+
+def test_parse_quantizations_repeated_comma_and_all():
+    assert parse_quantizations([]) == [Quantization.FLOAT32]
+    assert parse_quantizations(["int8", "float32,int8"]) == [Quantization.INT8, Quantization.FLOAT32]
+    assert parse_quantizations(["all"]) == list(Quantization)
+    with pytest.raises(UserError, match=r"--quantization=int4 is not one of: float32, float16, dynamic_range, int8, all"):
+        parse_quantizations(["int4"])
+
+
+def test_iou_of_identical_disjoint_and_half_overlapping_boxes():
+    box = np.array([0.0, 0.0, 0.5, 0.5], np.float32)
+    others = np.array([[0.0, 0.0, 0.5, 0.5], [0.6, 0.6, 1.0, 1.0], [0.0, 0.25, 0.5, 0.75]], np.float32)
+    np.testing.assert_allclose(iou(box, others), [1.0, 0.0, 1.0 / 3.0], rtol=1e-6)
+
+
+def test_compare_counts_a_lost_detection_as_zero_iou():
+    reference = [dets([[0, 0, .5, .5], [.5, .5, 1, 1]], [1, 2], [.9, .8])]
+    identical = compare(reference, reference)
+    assert identical == Parity(num_reference=2, num_matched=2, mean_iou=1.0, mean_abs_score_delta=0.0)
+    lost = compare(reference, [dets([[0, 0, .5, .5]], [1], [.7])])
+    assert lost.num_matched == 1 and lost.mean_iou == pytest.approx(0.5)
+    assert lost.mean_abs_score_delta == pytest.approx(0.2)
+
+
+def test_compare_needs_the_same_class_and_ignores_weak_references():
+    reference = [dets([[0, 0, .5, .5], [.5, .5, 1, 1]], [1, 2], [.9, .2])]
+    wrong_class = compare(reference, [dets([[0, 0, .5, .5]], [3], [.9])], score_threshold=0.5)
+    assert wrong_class.num_reference == 1 and wrong_class.num_matched == 0 and wrong_class.mean_iou == 0.0
+
+
+def test_compare_matches_each_candidate_once():
+    reference = [dets([[0, 0, .5, .5], [0, 0, .5, .5]], [1, 1], [.9, .8])]
+    result = compare(reference, [dets([[0, 0, .5, .5]], [1], [.9])])
+    assert result.num_matched == 1 and result.mean_iou == pytest.approx(0.5)
+
+
+def test_recall_at_iou_half():
+    truth_boxes = [np.array([[0, 0, .5, .5], [.5, .5, 1, 1]], np.float32)]
+    truth_classes = [np.array([1, 2])]
+    assert recall(truth_boxes, truth_classes, [dets([[0, 0, .5, .5], [.5, .5, 1, 1]], [1, 2], [.9, .9])]) == 1.0
+    assert recall(truth_boxes, truth_classes, [dets([[0, 0, .5, .5], [.5, .5, 1, 1]], [1, 2], [.9, .3])]) == 0.5
+    assert recall(truth_boxes, truth_classes, [dets([[0, 0, .3, .3]], [1], [.9])]) == 0.0
+
+
+def description(uint8_input=False):
+    return metadata.DetectorDescription(name="demo", description="d", version="1", input_height=256,
+                                        input_width=320, uint8_input=uint8_input, mean=127.5, std=127.5,
+                                        labels=("circle", "square", "triangle"))
+
+
+def test_detector_metadata_roles_and_parser_version():
+    md = metadata.detector_metadata(description())
+    (sub,) = md.subgraph_metadata
+    assert [t.name for t in sub.output_tensor_metadata] == ["location", "category", "score", "number of detections"]
+    assert sub.output_tensor_groups[0].tensor_names == ("location", "category", "score")
+    location = sub.output_tensor_metadata[0].content.properties
+    assert location.index == (1, 0, 3, 2) and location.coordinate_type == ms.CoordinateType.RATIO
+    (image,) = sub.input_tensor_metadata
+    assert image.normalization == ms.NormalizationOptions((127.5,), (127.5,))
+    assert image.stats == ms.Stats(max=(1.0,), min=(-1.0,))
+    assert image.content.properties.default_size == (320, 256)
+    assert md.min_parser_version() == "1.2.0"
+    quantized = metadata.detector_metadata(description(uint8_input=True)).subgraph_metadata[0].input_tensor_metadata[0]
+    assert quantized.normalization is None and quantized.stats == ms.Stats(max=(255.0,), min=(0.0,))
+
+
+def test_metadata_flatbuffer_has_identifier_and_is_deterministic():
+    first = ms.serialize(metadata.detector_metadata(description()))
+    assert first[4:8] == ms.FILE_IDENTIFIER
+    assert ms.serialize(metadata.detector_metadata(description())) == first
+    assert b"labelmap.txt" in first and b"detection_result" in first
+
+
+def test_appended_zip_reads_back_stored_and_keeps_the_model_prefix():
+    model = bytes(range(256)) * 10
+    combined = metadata.append_zip(model, {"labelmap.txt": b"a\nb\n"})
+    assert combined.startswith(model)
+    with zipfile.ZipFile(io.BytesIO(combined)) as archive:
+        (info,) = archive.infolist()
+        assert info.compress_type == zipfile.ZIP_STORED and archive.read(info) == b"a\nb\n"
+    assert metadata.append_zip(model, {"labelmap.txt": b"a\nb\n"}) == combined
+    assert metadata.associated_files(model) == {}
+
+
+def test_report_table_lists_every_model_and_the_verdict():
+    parity = {"tf.lite": Parity(10, 10, 0.99, 0.01), "ai_edge_litert": Parity(10, 9, 0.93, 0.02)}
+    result = TFLiteResult(quantization="int8", file="detect_int8.tflite", size_bytes=1_000_000, sha256="0" * 64,
+                          convert_seconds=12.0, input_type="uint8", parity=parity,
+                          ap50={"tf.lite": 0.9, "ai_edge_litert": 0.89}, min_mean_iou=0.95, passed=False)
+    report = ExportReport(config_source="p.config", checkpoint="ckpt-1", input_size=(256, 256), input_mean=127.5, input_std=127.5,
+                          max_detections=10, labels=("a",),
+                          num_parity_images=5, num_calibration_images=5, parity_score_threshold=0.5,
+                          saved_model_ap50=0.91, saved_model_seconds=3.0, total_seconds=20.0, models=(result,))
+    table = report.table()
+    assert "detect_int8.tflite" in table and "0.9300" in table and "FAILED (< 0.95)" in table
+    assert " 9/10" in table and "0.890" in table
+    assert not report.passed and report.to_json()["models"][0]["parity"]["tf.lite"]["matched_fraction"] == 1.0
