@@ -24,7 +24,7 @@ from od_tools.config.pipeline import Pipeline, is_url
 from od_tools.config.preflight import Problem
 
 # Installed in this order: the trainer last, once what it needs is there.
-NOT_PACKAGES = ("SHA256SUMS", "requirements.txt")
+NOT_PACKAGES = ("SHA256SUMS", "build-requirements.txt", "requirements.txt")
 
 
 def bucket_uri(bucket: str) -> str:

@@ -20,7 +20,7 @@ TINY = os.path.join(os.path.dirname(__file__), "..", "testdata", "tiny_pipeline.
 def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
-        s.bind(("localhost", 0))
+        s.bind(("127.0.0.1", 0))
     ports = [s.getsockname()[1] for s in sockets]
     for s in sockets:
         s.close()
@@ -31,7 +31,7 @@ def test_two_workers_end_with_the_same_variables(tmp_path):
     folder = write_shapes(str(tmp_path / "shapes"))
     shutil.copy(TINY, os.path.join(folder, "pipeline.config"))
     model_dir = str(tmp_path / "run")
-    cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))

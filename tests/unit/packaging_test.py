@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from od_tools.cloud.packages import assemble, requirements_text, sdist_requirement
+from od_tools.cloud.packages import BUILD_TOOLS, assemble, build_requirements_text, requirements_text, sdist_requirement
 from tools.packaging.build_sdist import FIXED_MTIME, build
 
 PYPROJECT = """\
@@ -79,14 +79,24 @@ def test_assembled_set_lists_every_file_and_pins_the_lock(tmp_path):
     wheel = tmp_path / "dep-1.0-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
     lock = tmp_path / "requirements.lock"
-    lock.write_text("# header\ndep==1.0 \\\n    --hash=sha256:" + hashlib.sha256(b"wheel").hexdigest() + "\n")
+    lock.write_text("# header\ndep==1.0 \\\n    --hash=sha256:" + hashlib.sha256(b"wheel").hexdigest() + "\n"
+                    + "".join(f"{name}==1 \\\n    --hash=sha256:{'0' * 64}\n    # via x\n" for name in BUILD_TOOLS))
     out = tmp_path / "out"
     assemble(out, sdist, [wheel], lock)
     assert sorted(p.name for p in out.iterdir()) == [
-        "SHA256SUMS", "dep-1.0-py3-none-any.whl", "od_tools-0.1.0.tar.gz", "requirements.txt"]
+        "SHA256SUMS", "build-requirements.txt", "dep-1.0-py3-none-any.whl", "od_tools-0.1.0.tar.gz",
+        "requirements.txt"]
+    build = (out / "build-requirements.txt").read_text()
+    assert [line.split("==")[0] for line in build.splitlines() if "==" in line] == list(BUILD_TOOLS)
+    assert "dep==" not in build and "# via" not in build
     sums = dict(reversed(line.split("  ")) for line in (out / "SHA256SUMS").read_text().splitlines())
     for name, digest in sums.items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
     text = (out / "requirements.txt").read_text()
     assert requirements_text(sdist, lock.read_text()) == text
     assert "od-tools==0.1.0" in text and "dep==1.0" in text and "# header" not in text
+
+
+def test_build_requirements_need_pip_and_setuptools_in_the_lock():
+    with pytest.raises(ValueError, match="pip, setuptools.* not pinned in the lock"):
+        build_requirements_text("packaging==1 \\\n    --hash=sha256:" + "0" * 64 + "\n")
