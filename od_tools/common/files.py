@@ -1,4 +1,5 @@
-"""Atomic output: a file or folder either appears complete under its final name, or not at all.
+"""Reading text with one-line errors, and atomic output: a file or folder either appears complete
+under its final name, or not at all.
 
 Everything is written under a temporary name in the destination's own folder (so the final
 rename stays on one filesystem and is atomic), then renamed into place. An interrupted or
@@ -15,6 +16,23 @@ from pathlib import Path
 from typing import Iterator
 
 from od_tools.common.errors import UserError
+
+
+def read_text(path: str | os.PathLike[str], what: str, *, error: type[UserError] = UserError,
+              not_found_hint: str = "check the path", encoding: str = "utf-8") -> str:
+    """A UTF-8 text file (`what`, e.g. "label map"), with one-line errors for the usual ways reading
+    fails, raised as `error`."""
+    try:
+        with open(path, encoding=encoding) as f:
+            return f.read()
+    except FileNotFoundError as e:
+        raise error(f"{path}: {what} not found; {not_found_hint}") from e
+    except IsADirectoryError as e:
+        raise error(f"{path}: is a folder, expected the {what} file") from e
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the {what} as UTF-8") from e
+    except OSError as e:
+        raise error(f"{path}: cannot read the {what} ({e.strerror})") from e
 
 
 def _writable_parent(path: Path) -> Path:

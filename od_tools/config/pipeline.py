@@ -18,7 +18,7 @@ from google.protobuf import descriptor_pool, text_format
 
 from od_tools.common import cli
 from od_tools.common.errors import UserError
-from od_tools.common.files import write_text_atomic
+from od_tools.common.files import read_text, write_text_atomic
 from od_tools.protos import pipeline_pb2
 
 PipelineProto = pipeline_pb2.TrainEvalPipelineConfig
@@ -81,15 +81,8 @@ def parse_pipeline_text(text: str, source: str = "<pipeline.config>") -> Pipelin
 
 
 def read_pipeline_config(path: str) -> PipelineProto:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError as e:
-        raise PipelineConfigError(f"{path}: pipeline config not found; check --pipeline_config_path") from e
-    except UnicodeDecodeError as e:
-        raise PipelineConfigError(f"{path}: not UTF-8 text; save the pipeline config as UTF-8") from e
-    except OSError as e:
-        raise PipelineConfigError(f"{path}: cannot read the pipeline config ({e.strerror})") from e
+    text = read_text(path, "pipeline config", error=PipelineConfigError,
+                     not_found_hint="check --pipeline_config_path")
     return parse_pipeline_text(text, source=path)
 
 

@@ -12,8 +12,8 @@ import os
 from typing import Any
 
 from od_tools.common.errors import UserError
+from od_tools.common.files import read_text
 from od_tools.datasets import geometry
-from od_tools.datasets.paths import read_text
 from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, Units
 
 
@@ -55,7 +55,7 @@ def _entry(items: list, index: int, key: str, path: str, fields: dict[str, str])
 
 
 def load_json(path: str, what: str) -> Any:
-    text = read_text(path, what)
+    text = read_text(path, what, encoding="utf-8-sig")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -13,8 +13,9 @@ import io
 import os
 
 from od_tools.common.errors import UserError
+from od_tools.common.files import read_text
 from od_tools.datasets.geometry import Box
-from od_tools.datasets.paths import expand, read_text
+from od_tools.datasets.paths import expand
 from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, Units
 
 # Column -> accepted header names (case-insensitive).
@@ -55,7 +56,7 @@ def read_csv(annotations: str, image_dir: str | None) -> Dataset:
     files = expand(annotations, (".csv",), "CSV annotations")
     images: dict[tuple[str, str], dict] = {}
     for path in files:
-        rows = csv.reader(io.StringIO(read_text(path, "CSV annotations"), newline=""))
+        rows = csv.reader(io.StringIO(read_text(path, "CSV annotations", encoding="utf-8-sig"), newline=""))
         header = next(rows, None)
         if header is None:
             continue

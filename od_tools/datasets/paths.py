@@ -37,18 +37,3 @@ def expand(pattern: str, suffixes: Iterable[str] | Callable[[str], bool], what: 
     if os.path.isfile(pattern):
         return [pattern]
     raise UserError(f"{flag}={pattern}: no such file or folder; check the path")
-
-
-def read_text(path: str, what: str) -> str:
-    """A UTF-8 text file, with one-line errors for the usual ways reading fails."""
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            return f.read()
-    except FileNotFoundError as e:
-        raise UserError(f"{path}: {what} not found; check the path") from e
-    except IsADirectoryError as e:
-        raise UserError(f"{path}: is a folder, expected the {what} file") from e
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save the {what} as UTF-8") from e
-    except OSError as e:
-        raise UserError(f"{path}: cannot read the {what} ({e.strerror})") from e

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 from google.protobuf import text_format
 
 from od_tools.common.errors import UserError
-from od_tools.common.files import write_text_atomic
+from od_tools.common.files import read_text, write_text_atomic
 from od_tools.protos import string_int_label_map_pb2
 
 ANDROID_PLACEHOLDER = "???"
@@ -191,16 +191,7 @@ def parse_label_map(text: str, source: str = "<label map>") -> LabelMap:
 
 def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
     """Reads a `label_map.pbtxt`."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError as e:
-        raise LabelMapError(f"{path}: label map not found; check the path") from e
-    except UnicodeDecodeError as e:
-        raise LabelMapError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from e
-    except OSError as e:
-        raise LabelMapError(f"{path}: cannot read the label map ({e.strerror})") from e
-    return parse_label_map(text, source=str(path))
+    return parse_label_map(read_text(path, "label map", error=LabelMapError), source=str(path))
 
 
 def _quote(value: str) -> str:
