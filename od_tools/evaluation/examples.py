@@ -20,9 +20,20 @@ class Example:
     groundtruth: GroundTruth
 
 
+def input_patterns(input_path: str | Sequence[str]) -> list[str]:
+    """Model Garden's input_path: a string (comma-separated globs) or a list of globs."""
+    items = [input_path] if isinstance(input_path, str) else list(input_path)
+    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
+
+
+def matched_files(input_path: str | Sequence[str]) -> list[str]:
+    """The files an input_path names, sorted (local or remote, through tf.io.gfile)."""
+    return sorted({f for pattern in input_patterns(input_path) for f in tf.io.gfile.glob(pattern)})
+
+
 def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of_n: int = 1) -> Iterator[Example]:
     """Examples in file order; every n-th one with `sample_1_of_n`, at most `num_examples` (0: all)."""
-    files = sorted({f for pattern in patterns for f in tf.io.gfile.glob(pattern)})
+    files = matched_files(patterns)
     dataset = tf.data.TFRecordDataset(files)
     if sample_1_of_n > 1:
         dataset = dataset.shard(sample_1_of_n, 0)

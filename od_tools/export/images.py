@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from od_tools.common.errors import UserError
 from od_tools.evaluation.coco import GroundTruth
-from od_tools.evaluation.examples import read_examples
+from od_tools.evaluation.examples import input_patterns, matched_files, read_examples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,17 +27,11 @@ class LabeledImage:
     groundtruth: GroundTruth
 
 
-def input_patterns(input_path: str | Sequence[str]) -> list[str]:
-    """Model Garden input_path: a string (comma-separated globs) or a list of globs."""
-    items = [input_path] if isinstance(input_path, str) else list(input_path)
-    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
-
-
 def match_files(input_path: str | Sequence[str], field: str) -> list[str]:
     patterns = input_patterns(input_path)
     if not patterns:
         raise UserError(f"{field} is empty; set the TFRecord glob of the input reader")
-    files = sorted({f for p in patterns for f in tf.io.gfile.glob(p)})
+    files = matched_files(patterns)
     if not files:
         raise UserError(f"{field}: no TFRecord matches {', '.join(patterns)}; check the input_path glob")
     return files

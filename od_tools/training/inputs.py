@@ -12,6 +12,8 @@ from __future__ import annotations
 import tensorflow as tf
 from official.vision.dataloaders import retinanet_input, tf_example_decoder
 
+from od_tools.evaluation.examples import matched_files
+
 AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -38,11 +40,6 @@ def build_parser(task_config) -> retinanet_input.Parser:
         max_num_instances=parser.max_num_instances,
         pad=parser.pad,
         keep_aspect_ratio=parser.keep_aspect_ratio)
-
-
-def matched_files(patterns) -> list[str]:
-    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
-    return sorted({f for pattern in patterns for f in tf.io.gfile.glob(pattern)})
 
 
 def train_dataset(task_config, input_context: tf.distribute.InputContext | None = None, *,
