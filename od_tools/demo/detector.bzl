@@ -6,7 +6,7 @@
         dataset = ":dataset",          # a folder target with label_map.pbtxt and TFRecords
     )
 
-The folder holds ckpt-N.*, checkpoint, pipeline.config, params.yaml, label_map.pbtxt,
+The folder holds ckpt-N.*, checkpoint, pipeline.config, label_map.pbtxt,
 metrics.json and detections/*.png (see od_tools/demo/train_detector.py). Training is seeded
 and deterministic, so the action is safe to cache. The dataset folder must sit beside the
 detector folder (same package) and comes with it in runfiles.

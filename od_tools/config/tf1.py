@@ -1,0 +1,33 @@
+"""TF1 pipeline.configs (samples/configs, the TPU tutorial's) on the TF2 engine.
+
+The TF1 Object Detection API built its feature extractors with slim and tf.contrib, which TF2
+does not have. Where the OD API has a Keras twin of an extractor (same network, same config
+fields), the config runs with the type renamed and one line saying so; TF1-only extractors are
+refused by preflight, naming the nearest TF2 zoo config. TF1's quantization-aware training
+(`graph_rewriter { quantization }`) has no TF2 counterpart in the OD API: the note points at
+the full-integer export, which quantizes after training.
+"""
+
+from __future__ import annotations
+
+from od_tools.config import architecture
+from od_tools.config.pipeline import PipelineProto, meta_architecture, model_block
+
+
+def translate(config: PipelineProto) -> tuple[PipelineProto, list[str]]:
+    """A copy of `config` with TF1 extractor types renamed to their Keras twins, and the notes."""
+    result = PipelineProto()
+    result.CopyFrom(config)
+    notes: list[str] = []
+    kind = meta_architecture(result)
+    if kind in ("ssd", "faster_rcnn"):
+        extractor = model_block(result).feature_extractor
+        twin = architecture.TF1_TWINS.get(extractor.type)
+        if twin:
+            notes.append(f"model.{kind}.feature_extractor.type: '{extractor.type}' is the TF1 (slim) extractor; "
+                         f"training its TF2 Keras twin '{twin}', the same network")
+            extractor.type = twin
+    if result.HasField("graph_rewriter") and result.graph_rewriter.HasField("quantization"):
+        notes.append("graph_rewriter.quantization: TF1 quantization-aware training does not exist on TF2 and is "
+                     "skipped; export with --quantization=int8 for a full-integer model calibrated after training")
+    return result, notes
