@@ -33,8 +33,8 @@ def format_progress(label: str, done: int, total: int | None, elapsed: float, un
         filled = min(width, int(width * done / total))
         bar = "#" * filled + "." * (width - filled)
         eta = format_duration((total - done) / rate) if rate > 0 else "?"
-        return f"{label} [{bar}] {done}/{total} {unit} {rate:.2f} {unit}/s ETA {eta}{tail}"
-    return f"{label} {done} {unit} {rate:.2f} {unit}/s elapsed {format_duration(elapsed)}{tail}"
+        return f"{label} [{bar}] {done}/{total} {unit} {rate:.1f} {unit}/s ETA {eta}{tail}"
+    return f"{label} {done} {unit} {rate:.1f} {unit}/s elapsed {format_duration(elapsed)}{tail}"
 
 
 class Progress:

@@ -313,11 +313,10 @@ def _lr_problems(lr: optimizer_pb2.LearningRate, path: str):
             yield Problem(f"{path}.{kind}.decay_steps", "must be at least 1", "use e.g. 1000")
 
 
-FINE_TUNE_TYPES = {
-    "ssd": ("detection", "classification", "full"),
-    "faster_rcnn": ("detection", "classification", "full"),
-    "center_net": ("detection", "classification", "fine_tune", "full"),
-}
+# What fine_tune_checkpoint_type restores (restore_from_objects of the OD API's models), and the
+# root of the checkpoint each one reads: detection checkpoints hold `model/...` (what
+# model_main_tf2 writes, the zoo's checkpoint/ckpt-0), classification ones `feature_extractor/...`.
+FINE_TUNE_ROOTS = {"detection": "model/", "full": "model/", "classification": "feature_extractor/"}
 
 
 def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
@@ -327,11 +326,12 @@ def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
         yield Problem(field, f"still {train.fine_tune_checkpoint}", "set a checkpoint (a model-zoo folder, a "
                       f"model_dir or .../checkpoint/ckpt-0), or clear it to train from scratch (--override {field}=)")
         return
-    kind = train.fine_tune_checkpoint_type
-    allowed = FINE_TUNE_TYPES.get(pipeline.meta_architecture, ())
-    if kind and kind not in allowed:
-        yield Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' is not one the OD API restores for "
-                      f"{pipeline.meta_architecture}", f"use one of {', '.join(allowed)}")
+    kind = train.fine_tune_checkpoint_type or ("detection" if train.from_detection_checkpoint else "classification")
+    if kind not in FINE_TUNE_ROOTS:
+        yield Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' is not one the OD API's TF2 loop restores",
+                      "use 'detection' (a detection model's checkpoint, e.g. a model-zoo download), "
+                      "'classification' (a classification backbone's) or 'full'")
+        return
     path = pipeline.resolve(train.fine_tune_checkpoint)
     if is_url(path) and not checks.remote:
         return
@@ -341,13 +341,15 @@ def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
                       "`checkpoint` file in it or in its checkpoint/ folder)",
                       "give a model-zoo folder, a model_dir or a ckpt-N prefix such as .../checkpoint/ckpt-0")
         return
-    problem = _checkpoint_format_problem(found.prefix, field)
+    problem = _checkpoint_format_problem(found.prefix, field, kind)
     if problem:
         yield problem
 
 
-def _checkpoint_format_problem(prefix: str, field: str) -> Problem | None:
-    """A checkpoint the TF2 trainer cannot restore from: unreadable, or a TF1 (name-based) one."""
+def _checkpoint_format_problem(prefix: str, field: str, kind: str) -> Problem | None:
+    """A checkpoint the TF2 trainer cannot restore from: unreadable, TF1 (name-based), or of
+    another kind than fine_tune_checkpoint_type says (the zoo's TF2 configs say 'classification'
+    while users point them at the zoo's detection checkpoints)."""
     import tensorflow as tf
 
     try:
@@ -358,6 +360,14 @@ def _checkpoint_format_problem(prefix: str, field: str) -> Problem | None:
     if "_CHECKPOINTABLE_OBJECT_GRAPH" not in names:
         return Problem(field, f"'{prefix}' is a TF1 (name-based) checkpoint, which the TF2 trainer cannot restore",
                        "fine-tune from a TF2 model-zoo checkpoint (checkpoint/ckpt-0) or a TF2 model_dir")
+    root = FINE_TUNE_ROOTS[kind]
+    if not any(name.startswith(root) for name in names):
+        actual = next((k for k, r in FINE_TUNE_ROOTS.items() if any(n.startswith(r) for n in names)), None)
+        what = f"a {actual} checkpoint" if actual else "a checkpoint of neither kind"
+        fix = (f"set train_config.fine_tune_checkpoint_type: \"{actual}\"" if actual else
+               "give a model-zoo checkpoint (checkpoint/ckpt-0) or a model_dir training wrote")
+        return Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' restores {root}... variables, but "
+                       f"'{prefix}' is {what}", fix)
     return None
 
 

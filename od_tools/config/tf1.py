@@ -10,6 +10,8 @@ the full-integer export, which quantizes after training.
 
 from __future__ import annotations
 
+from object_detection.protos import train_pb2
+
 from od_tools.config import architecture
 from od_tools.config.pipeline import PipelineProto, meta_architecture, model_block
 
@@ -27,6 +29,14 @@ def translate(config: PipelineProto) -> tuple[PipelineProto, list[str]]:
             notes.append(f"model.{kind}.feature_extractor.type: '{extractor.type}' is the TF1 (slim) extractor; "
                          f"training its TF2 Keras twin '{twin}', the same network")
             extractor.type = twin
+    train = result.train_config
+    if train.fine_tune_checkpoint and train.fine_tune_checkpoint_version != train_pb2.V2:
+        # V1 (name-based) is the field's TF1 default; the TF2 loop restores only V2 (object-based)
+        # checkpoints, and preflight refuses a checkpoint that is not one.
+        if train.HasField("fine_tune_checkpoint_version"):
+            notes.append("train_config.fine_tune_checkpoint_version: V1 is TF1's name-based format; the TF2 loop "
+                         "restores the checkpoint as V2 (object-based)")
+        train.fine_tune_checkpoint_version = train_pb2.V2
     if result.HasField("graph_rewriter") and result.graph_rewriter.HasField("quantization"):
         notes.append("graph_rewriter.quantization: TF1 quantization-aware training does not exist on TF2 and is "
                      "skipped; export with --quantization=int8 for a full-integer model calibrated after training")

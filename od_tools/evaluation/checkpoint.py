@@ -23,6 +23,17 @@ from od_tools.modeling import build_model
 class CheckpointMetrics:
     metrics: dict[str, float]  # the OD API's names, e.g. DetectionBoxes_Precision/mAP
     step: int                  # the training step the checkpoint holds
+    num_images: int            # evaluated images
+
+
+def _count_images(input_config) -> int:
+    """The examples the eval input pipeline reads: every record, or 1 of n."""
+    from od_tools.evaluation.examples import matched_files
+
+    records = tf.data.TFRecordDataset(matched_files(list(input_config.tf_record_input_reader.input_path)))
+    count = int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    n = max(1, input_config.sample_1_of_n_examples)
+    return -(-count // n)
 
 
 def evaluate_checkpoint(config: PipelineProto, prefix: str, summary_dir: str, *,
@@ -48,4 +59,5 @@ def evaluate_checkpoint(config: PipelineProto, prefix: str, summary_dir: str, *,
         optimizer.swap_weights()
     with tf.summary.create_file_writer(summary_dir).as_default():
         metrics = model_lib_v2.eager_eval_loop(model, configs, eval_input, global_step=global_step)
-    return CheckpointMetrics({name: float(value) for name, value in metrics.items()}, int(global_step.numpy()))
+    return CheckpointMetrics({name: float(value) for name, value in metrics.items()}, int(global_step.numpy()),
+                             _count_images(configs["eval_input_configs"][0]))

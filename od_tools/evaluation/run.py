@@ -47,7 +47,7 @@ def record_checkpoint_eval(prepared: Prepared, prefix: str, output_dir: str, set
         rendered = render_examples(Detector.from_checkpoint(prepared.config, prefix), settings, labels_of(prepared))
     metrics = short_metrics(result.metrics)
     losses = {name: value for name, value in result.metrics.items() if name.startswith("Loss/")}
-    record = EvalResult(metrics, 0, 0.0, rendered, [])
+    record = EvalResult(metrics, result.num_images, 0.0, rendered, [])
     metrics_path = metrics_path or os.path.join(output_dir, METRICS_JSON)
     write_metrics_json(record, metrics_path, step=result.step, checkpoint=prefix, od_api_metrics=result.metrics,
                        losses=losses)

@@ -81,9 +81,10 @@ def check_model_dir(prepared: Prepared, model_dir: str) -> int:
     return read_step(found.prefix)
 
 
-def _iterations(total: int) -> int:
-    """Steps per call of the OD API's training function: about 20 progress updates per run."""
-    return max(1, min(100, total // 20))
+def _iterations(total: int, checkpoint_every_n: int) -> int:
+    """Steps per call of the OD API's training function: about 20 progress updates per run, and
+    none past a checkpoint (the loop checkpoints between calls)."""
+    return max(1, min(100, total // 20, checkpoint_every_n))
 
 
 def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Strategy) -> TrainResult:
@@ -116,7 +117,7 @@ def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Str
                 pipeline_config_path=config_path, model_dir=options.model_dir, train_steps=total,
                 use_tpu=options.use_tpu, checkpoint_every_n=options.checkpoint_every_n,
                 checkpoint_max_to_keep=options.max_to_keep, record_summaries=options.record_summaries,
-                num_steps_per_iteration=_iterations(total), iteration_callback=on_iteration)
+                num_steps_per_iteration=_iterations(total, options.checkpoint_every_n), iteration_callback=on_iteration)
     progress.close()
     seconds = time.monotonic() - began
     final = checkpoints.locate(options.model_dir)
