@@ -81,7 +81,7 @@ def _fpn_size_problems(field: str, size: int, fe, min_level: int, max_level: int
     lower, upper = architecture.nearest_fpn_sizes(size, max_level)
     yield Problem(field, f"{size} is not divisible by 2^{top} = {2 ** top}, so the FPN's levels {min_level}-{top} "
                   "would not line up (training would fail with 'Dimensions must be equal')",
-                  f"use {lower} or {upper} (or set feature_extractor.pad_to_multiple: {2 ** top})")
+                  f"use {lower} or {upper} (or set model.ssd.feature_extractor.pad_to_multiple: {2 ** top})")
 
 
 def _bifpn_size_problems(field: str, size: int, fe):

@@ -22,7 +22,7 @@ from od_tools.evaluation.coco import ImageDetections, coco_metrics
 from od_tools.export import convert, images, metadata, parity, report, runtime, tflite_graph, tflite_model
 from od_tools.export.convert import Quantization
 from od_tools.label_map import LabelMap
-from od_tools.modeling import Detections, Detector, check_complete
+from od_tools.modeling import Detections, Detector, check_complete, load_model
 
 
 class ParityError(UserError):
@@ -114,6 +114,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
     labels = _labels(prepared, label_map, label_map_source)
     prefix = checkpoints.resolve(trained_checkpoint, "--trained_checkpoint_dir").prefix
     check_complete(prefix)
+    load_model(prepared.config, prefix)  # fits the config, or a one-line error before anything is written
     size = fixed_input_size(prepared.config)
     if size is None:
         raise UserError(f"{config_source}: TFLite needs a fixed input size (image_resizer {{ fixed_shape_resizer }})")

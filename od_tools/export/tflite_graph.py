@@ -29,7 +29,7 @@ from object_detection import export_tflite_graph_lib_tf2, exporter_lib_v2
 
 from od_tools.common.errors import UserError
 from od_tools.config import PipelineProto, fixed_input_size, meta_architecture
-from od_tools.modeling import CheckpointRestoreError, build_model, check_restored
+from od_tools.modeling import build_model, check_restored, does_not_fit
 
 # What a TFLite model's float input holds: (pixel - INPUT_MEAN) / INPUT_STD.
 INPUT_MEAN = 127.5
@@ -127,7 +127,10 @@ def export_tflite_graph(config: PipelineProto, prefix: str, export_dir: str, max
     else:
         raise UserError(f"model.{kind}: the Object Detection API exports only SSD and CenterNet models to TFLite")
     serving = AppInputModule(module, height, width, model_input)
-    concrete = serving.serve.get_concrete_function()
+    try:
+        concrete = serving.serve.get_concrete_function()  # builds the variables, which the restore fills
+    except ValueError as e:  # a checkpoint variable of another shape
+        raise does_not_fit(prefix, e) from e
     check_restored(status, prefix)
     tf.saved_model.save(serving, export_dir, signatures={_SIGNATURE: concrete})
     return model_input
@@ -141,8 +144,6 @@ def export_inference_graph(config: PipelineProto, prefix: str, output_dir: str) 
             f.write(f'model_checkpoint_path: "{os.path.abspath(prefix)}"\n')
         try:
             exporter_lib_v2.export_inference_graph("image_tensor", config, state_dir, output_dir)
-        except AssertionError as e:
-            raise CheckpointRestoreError(
-                f"{prefix}: does not fit the model this pipeline config describes "
-                f"({str(e).splitlines()[0][:160]}); use the pipeline.config the checkpoint was trained with") from e
+        except (AssertionError, ValueError) as e:  # unfilled or mis-shaped model variables
+            raise does_not_fit(prefix, e) from e
     return os.path.join(output_dir, INFERENCE_DIR)

@@ -8,6 +8,8 @@ from od_tools.modeling.model import (
     check_complete,
     check_restored,
     checkpoint_fingerprint,
+    does_not_fit,
+    load_model,
     read_step,
 )
 
@@ -19,5 +21,7 @@ __all__ = [
     "check_complete",
     "check_restored",
     "checkpoint_fingerprint",
+    "does_not_fit",
+    "load_model",
     "read_step",
 ]

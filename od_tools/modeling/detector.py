@@ -16,7 +16,7 @@ import tensorflow as tf
 from object_detection import exporter_lib_v2
 
 from od_tools.config import PipelineProto
-from od_tools.modeling.model import build_model, check_restored
+from od_tools.modeling.model import load_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,11 +45,7 @@ class Detector:
     @classmethod
     def from_checkpoint(cls, config: PipelineProto, prefix: str) -> "Detector":
         """The exporter's inference module around a model restored from `prefix`."""
-        model = build_model(config, is_training=False)
-        status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
-        module = exporter_lib_v2.DetectionFromImageModule(model)
-        module.__call__.get_concrete_function()  # builds the variables, so the restore fills them
-        check_restored(status, prefix)
+        module = exporter_lib_v2.DetectionFromImageModule(load_model(config, prefix))
         return cls(module.__call__, module)
 
     @classmethod

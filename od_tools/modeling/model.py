@@ -13,7 +13,7 @@ import tensorflow as tf
 from object_detection.builders import model_builder
 
 from od_tools.common.errors import UserError
-from od_tools.config import PipelineProto
+from od_tools.config import PipelineProto, fixed_input_size
 
 
 class CheckpointRestoreError(UserError):
@@ -25,14 +25,38 @@ def build_model(config: PipelineProto, is_training: bool = False):
     return model_builder.build(config.model, is_training=is_training)
 
 
+def does_not_fit(prefix: str, error: Exception) -> CheckpointRestoreError:
+    """The one-line error for a checkpoint of another model (unfilled or mis-shaped variables)."""
+    return CheckpointRestoreError(
+        f"{prefix}: does not fit the model this pipeline config describes ({str(error).splitlines()[0][:160]}); "
+        "use the pipeline.config the checkpoint was trained with")
+
+
 def check_restored(status, prefix: str) -> None:
     """Turns a restore that left model variables unfilled into a one-line error."""
     try:
         status.assert_existing_objects_matched()
     except AssertionError as e:
-        raise CheckpointRestoreError(
-            f"{prefix}: does not fit the model this pipeline config describes ({str(e).splitlines()[0][:160]}); "
-            "use the pipeline.config the checkpoint was trained with") from e
+        raise does_not_fit(prefix, e) from e
+
+
+def load_model(config: PipelineProto, prefix: str):
+    """The model with the checkpoint's weights, or a one-line error if they do not fit it.
+
+    The variables are built first (one forward pass on zeros), so restoring assigns at once and
+    a variable of another shape is an error here. Restored before they exist, as the OD API's
+    exporters do, a mis-shaped variable can slip through into a SavedModel that later fails to load.
+    """
+    model = build_model(config, is_training=False)
+    height, width = fixed_input_size(config) or (320, 320)
+    images, shapes = model.preprocess(tf.zeros([1, height, width, 3]))
+    model.predict(images, shapes)
+    try:
+        status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+    except ValueError as e:
+        raise does_not_fit(prefix, e) from e
+    check_restored(status, prefix)
+    return model
 
 
 def read_step(prefix: str) -> int:

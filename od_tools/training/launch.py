@@ -53,9 +53,10 @@ def prepare_training(options: LaunchOptions, num_replicas: int) -> Prepared:
 
 
 def launch(options: LaunchOptions) -> LaunchResult:
-    """Creates the strategy first (multi-worker setups require it), then checks, trains, evaluates."""
+    """Fixes seeds and threads, creates the strategy (before any other TensorFlow work, as multi-worker
+    setups require), then checks, trains and evaluates."""
+    set_determinism(options.seed, options.deterministic)  # thread pools: before TensorFlow starts
     strategy = strategies.create_strategy(options.tpu, options.num_workers)
-    set_determinism(options.seed, options.deterministic)
     prepared = prepare_training(options, strategy.num_replicas_in_sync)
     logging.info("training %s: %s", options.pipeline_config_path, describe_paths(prepared.pipeline))
     result = train(prepared, TrainOptions(
@@ -72,7 +73,7 @@ def launch(options: LaunchOptions) -> LaunchResult:
     return LaunchResult(result, metrics)
 
 
-def evaluate_continuously(options: LaunchOptions, checkpoint_dir: str, timeout: int, wait_interval: int = 180
+def evaluate_continuously(options: LaunchOptions, checkpoint_dir: str, timeout: int, wait_interval: int = 300
                           ) -> None:
     """model_main_tf2's evaluation mode: each new checkpoint in `checkpoint_dir`, until `timeout`
     seconds pass without one or the last training step is reached."""

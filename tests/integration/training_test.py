@@ -20,6 +20,11 @@ from od_tools.training.launch import LaunchOptions, launch
 
 from shapes_records import write_shapes  # beside this file
 
+# Deterministic training runs TensorFlow on one thread, which can only be chosen before its
+# runtime starts: here, before the fixtures write TFRecords.
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.threading.set_intra_op_parallelism_threads(1)
+
 TINY = os.path.join(os.path.dirname(__file__), "..", "testdata", "tiny_pipeline.config")
 
 
@@ -126,14 +131,10 @@ def read_variables(prefix: str, root: str) -> dict[str, np.ndarray]:
 def write_classification_checkpoint(model_dir: str, out: str) -> str:
     """The trained backbone alone, in the layout of a classification checkpoint (feature_extractor/...)."""
     from od_tools.config import read_pipeline_config
-    from od_tools.modeling import build_model
+    from od_tools.modeling import load_model
 
     config = read_pipeline_config(os.path.join(model_dir, "pipeline.config"))
-    model = build_model(config)
-    status = tf.train.Checkpoint(model=model).read(checkpoints.resolve(model_dir, "model_dir").prefix)
-    images, shapes = model.preprocess(tf.zeros([1, 64, 64, 3]))
-    model.predict(images, shapes)  # builds the variables, which the restore then fills
-    status.assert_existing_objects_matched()
+    model = load_model(config, checkpoints.resolve(model_dir, "model_dir").prefix)
     return tf.train.Checkpoint(feature_extractor=model._feature_extractor.classification_backbone).save(out)
 
 
