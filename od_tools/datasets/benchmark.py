@@ -34,7 +34,7 @@ from absl import flags
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 from od_tools.datasets import demo
-from od_tools.datasets.convert import available_cores, worker_count
+from od_tools.datasets.parallel import available_cores, worker_count
 from od_tools.datasets.create import CreateRequest, create_tf_records
 
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1000, "Images to generate and convert.")

@@ -11,7 +11,7 @@ import tensorflow as tf
 from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder
 
 import dataset_fixtures as fx
-from od_tools.datasets import convert as pipeline
+from od_tools.datasets import parallel
 from od_tools.datasets.create import CreateRequest, create_tf_records
 from od_tools.datasets.geometry import Box
 from od_tools.datasets.records import ExampleData, ObjectData
@@ -136,7 +136,7 @@ def test_coco_crowd_and_area_reach_the_decoder(tmp_path):
 
 
 def test_output_bytes_do_not_depend_on_the_worker_count(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "WINDOW", 5)  # several windows of the worker pool, one still queued
+    monkeypatch.setattr(parallel, "CHUNK_SIZE", 2)  # many chunks, several queued per worker at once
     images = fx.sample_images(24)
     annotations = fx.write_csv(str(tmp_path / "in"), images)
     outputs = {}
