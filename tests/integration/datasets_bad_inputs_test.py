@@ -2,13 +2,16 @@
 saying what to do, and leaves no output behind. Plus: what we reject is exactly what
 TensorFlow cannot decode, the command line's exit status, and interrupted runs."""
 
+import collections
 import dataclasses
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import time
+import zlib
 from typing import Callable
 
 import pytest
@@ -227,6 +230,119 @@ def test_what_we_reject_tensorflow_cannot_decode_either(name):
         image_checks.probe(data)
     with pytest.raises(tf.errors.InvalidArgumentError):
         tf.io.decode_image(data, channels=3)
+
+
+def encoded_variants() -> dict[str, bytes]:
+    """JPEGs of the kinds cameras and tools write (and a PNG), to damage at random."""
+    def encode(image_format: str, convert: str = "RGB", **options) -> bytes:
+        picture = Image.open(io.BytesIO(fx.image_bytes(96, 72, seed=11))).convert(convert)
+        buffer = io.BytesIO()
+        picture.save(buffer, image_format, **options)
+        return buffer.getvalue()
+    return {"baseline 4:2:0": encode("JPEG", quality=90), "progressive": encode("JPEG", progressive=True),
+            "4:4:4": encode("JPEG", subsampling=0), "grey": encode("JPEG", "L"), "CMYK": encode("JPEG", "CMYK"),
+            "optimized Huffman": encode("JPEG", optimize=True), "restart markers": encode("JPEG", restart_marker_blocks=4),
+            "PNG": encode("PNG")}
+
+
+def damaged(data: bytes, rng: random.Random) -> bytes:
+    """Cut short, bits flipped, bytes zeroed or a stretch cut out, as bad disks and transfers do."""
+    out = bytearray(data)
+    kind = rng.randrange(4)
+    at = rng.randrange(2, len(out))
+    if kind == 0:
+        return bytes(out[:at])
+    if kind == 1:
+        for _ in range(rng.randint(1, 4)):
+            out[rng.randrange(2, len(out))] ^= 1 << rng.randrange(8)
+    elif kind == 2:
+        end = min(len(out), at + rng.randint(1, 64))
+        out[at:end] = bytes(end - at)
+    else:
+        del out[at:rng.randrange(at, len(out))]
+    return bytes(out)
+
+
+def verdicts(samples) -> collections.Counter:
+    """(our decode check, TensorFlow's decoder) -> how many samples got that pair of verdicts."""
+    counts = collections.Counter()
+    for sample in samples:
+        try:
+            image_checks.probe(sample)
+            ours = "decodes"
+        except image_checks.ImageProblem:
+            ours = "rejected"
+        try:
+            tf.io.decode_image(sample, channels=3)
+            theirs = "decodes"
+        except tf.errors.InvalidArgumentError:
+            theirs = "rejected"
+        counts[ours, theirs] += 1
+    return counts
+
+
+@pytest.mark.parametrize("name", list(encoded_variants()))
+def test_on_randomly_damaged_images_we_fail_exactly_where_tensorflow_fails(name):
+    """The decode check (DCT-scaled, luminance-only decoding) against TensorFlow's decoder on 300
+    seeded damages of each kind of image: every one is accepted by both or rejected by both.
+    (Before the check made libjpeg reach the end marker, about 1 in 1000 JPEGs damaged this way
+    passed it and failed in TensorFlow.)"""
+    rng = random.Random(name)
+    data = encoded_variants()[name]
+    counts = verdicts(damaged(data, rng) for _ in range(300))
+    assert set(counts) <= {("decodes", "decodes"), ("rejected", "rejected")}, counts
+    assert counts["rejected", "rejected"] >= 20, counts
+    if name != "PNG":  # any damage to a PNG breaks a chunk's CRC
+        assert counts["decodes", "decodes"] >= 20, counts
+
+
+def with_valid_crcs(png: bytes) -> bytes:
+    """The PNG with every chunk's CRC recomputed: damage a CRC cannot reveal, as a buggy encoder writes."""
+    out, at = bytearray(png[:8]), 8
+    while at + 8 <= len(png):
+        length = int.from_bytes(png[at:at + 4], "big")
+        kind, body = png[at + 4:at + 8], png[at + 8:at + 8 + length]
+        out += png[at:at + 8] + body + zlib.crc32(kind + body).to_bytes(4, "big")
+        at += 12 + length
+    return bytes(out)
+
+
+def test_no_damaged_png_that_tensorflow_refuses_passes_even_with_valid_crcs():
+    rng = random.Random(5)
+    data = encoded_variants()["PNG"]
+    counts = verdicts(with_valid_crcs(damaged(data, rng)) for _ in range(600))
+    assert counts["decodes", "rejected"] == 0, counts
+    assert counts["rejected", "rejected"] >= 500, counts
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def test_png_damage_pil_alone_would_let_pass_is_refused_as_tensorflow_refuses_it():
+    header = png_chunk(b"IHDR", (16).to_bytes(4, "big") + (8).to_bytes(4, "big") + bytes([8, 2, 0, 0, 0]))
+    rows = b"".join(b"\x00" + bytes(range(48)) for _ in range(8))
+    unfinished = zlib.compressobj()
+    cases = {
+        "unknown critical chunk": png_chunk(b"ABCD", b"x") + png_chunk(b"IDAT", zlib.compress(rows)),
+        "stream stops after the last row": png_chunk(b"IDAT", unfinished.compress(rows) +
+                                                     unfinished.flush(zlib.Z_SYNC_FLUSH)),
+    }
+    end = png_chunk(b"IEND", b"")
+    for name, middle in cases.items():
+        data = b"\x89PNG\r\n\x1a\n" + header + middle + end
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.io.decode_image(data, channels=3)
+        with pytest.raises(image_checks.ImageProblem, match="PNG data does not decode"):
+            image_checks.probe(data)
+    good = b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", zlib.compress(rows))
+    assert image_checks.probe(good + end).width == 16
+    assert image_checks.probe(good + png_chunk(b"IEND", b"xy")).width == 16  # libpng only warns
+    for damaged_end in (end[:-1] + b"\x00", (256).to_bytes(4, "big") + end[4:]):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.io.decode_image(good + damaged_end, channels=3)
+        with pytest.raises(image_checks.ImageProblem, match="IEND chunk is damaged"):
+            image_checks.probe(good + damaged_end)
 
 
 def test_what_we_accept_tensorflow_decodes_at_the_size_we_record():
