@@ -53,6 +53,7 @@ class Settings:
     report_path: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    split: dict[str, Any] | None = None  # how a --val_fraction split kept images together
 
 
 def process_record(record: ImageRecord, context: ValidationContext) -> Processed:
@@ -192,7 +193,8 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
             raise UserError(f"{split.name}: no images to convert (empty dataset)")
     _check_prefixes(splits)
     report = Report(tool=settings.tool, inputs=settings.inputs, options=settings.options, label_map=label_map,
-                    label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits})
+                    label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits},
+                    split=settings.split)
     workers = worker_count(settings.num_workers, sum(len(s.records) for s in splits))
     try:
         with contextlib.ExitStack() as stack:

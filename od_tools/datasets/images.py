@@ -26,6 +26,7 @@ Only JPEG and PNG pass: they are what the Object Detection API and Model Garden 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import warnings
 import zlib
@@ -159,6 +160,20 @@ def probe(data: bytes, check: str = "decode") -> ImageInfo:
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageProblem("image_corrupt", f"{image_format.upper()} data does not decode ({e})") from e
     return ImageInfo(image_format, width, height, orientation)
+
+
+def pixel_digest(data: bytes) -> str | None:
+    """sha256 of the size and RGB pixels (as a detector gets them: stored orientation, no alpha):
+    equal for copies that differ only in metadata or lossless re-compression. None if the image
+    does not decode (validation skips it)."""
+    try:
+        with _open(data) as image:
+            pixels = image.convert("RGB")
+    except (ImageProblem, OSError, SyntaxError, ValueError, EOFError):
+        return None
+    digest = hashlib.sha256(f"{pixels.width}x{pixels.height}:".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
 
 
 def swaps_axes(orientation: int) -> bool:
