@@ -115,7 +115,8 @@ class IssueLog:
 
     def to_json(self) -> dict[str, Any]:
         return {name: {"action": kind.action.value, "count": self.counts[name], "meaning": kind.meaning,
-                       "examples": self.examples.get(name, [])} for name, kind in KINDS.items()}
+                       "examples": self.examples.get(name, [])}
+                for name, kind in KINDS.items() if kind.always_listed or self.counts[name]}
 
 
 @dataclasses.dataclass

@@ -118,6 +118,16 @@ def vott_json_untagged(root: str) -> dict:
     return {"input_format": "vott", "annotations": path, "strict": True}
 
 
+def vott_asset_files_without_project(root: str) -> dict:
+    target = fx.write_vott_project(root, GOOD, ["cat", "dog"])
+    os.remove(os.path.join(target, "Street Project.vott"))
+    return {"input_format": "vott", "annotations": target, "image_dir": os.path.join(root, "source")}
+
+
+def vott_project_images_elsewhere(root: str) -> dict:
+    return {"input_format": "vott", "annotations": fx.write_vott_project(root, GOOD, ["cat", "dog"]), "strict": True}
+
+
 SECRET = "top-secret-content-0451"
 XXE = ('<?xml version="1.0"?>\n<!DOCTYPE annotation [<!ENTITY xxe SYSTEM "file://{secret}">]>\n'
        "<annotation><filename>a.jpg</filename><object><name>&xxe;</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
@@ -177,6 +187,10 @@ CATALOGUE = [
          "labels.csv:2: column 'ymin' is 'four', expected a number of pixels"),
     Case("damaged VoTT TFRecord", damaged_vott_tfrecord, "a.tfrecord: record 0 is damaged"),
     Case("VoTT region without a tag", vott_json_untagged, "region r0_0: the object has no class; give the object"),
+    Case("VoTT asset files without their .vott project", vott_asset_files_without_project,
+         "holds VoTT asset files (*-asset.json) but no .vott project file, which names the classes"),
+    Case("VoTT project whose images are elsewhere", vott_project_images_elsewhere,
+         "not found (VoTT recorded C:/Users/annotator/My Pictures/street set/a.jpg; no tail of it is under"),
     Case("annotations that do not exist", lambda root: {"input_format": "voc", "annotations": f"{root}/nothing"},
          "nothing: no such file or folder"),
     Case("validation fraction of 1", good_coco(val_fraction=1.0), "--val_fraction=1.0: must be at least 0 and below 1"),

@@ -66,6 +66,10 @@ def convert(tmp_path, fmt: str, **kwargs):
     elif fmt == "vott-json":
         fx.write_vott_json(root, images, TAGS)
         annotations, input_format = os.path.join(root, "vott-json-export"), "vott"
+    elif fmt == "vott-project":
+        annotations, input_format = fx.write_vott_project(root, images, TAGS, polygons=True), "vott"
+        image_dir = os.path.join(root, "source")
+        images = [i for i in images if i.objects]  # VoTT keeps no asset file for an untagged image
     else:
         annotations, input_format = fx.write_vott_tfrecords(root, images, TAGS), "vott"
     prefix = str(tmp_path / "out" / "train.tfrecord")
@@ -74,7 +78,7 @@ def convert(tmp_path, fmt: str, **kwargs):
     return prefix, report, images
 
 
-@pytest.mark.parametrize("fmt", ["coco", "voc", "csv", "vott-csv", "vott-json", "vott-tfrecord"])
+@pytest.mark.parametrize("fmt", ["coco", "voc", "csv", "vott-csv", "vott-json", "vott-project", "vott-tfrecord"])
 def test_round_trip_through_model_gardens_decoder(tmp_path, fmt):
     prefix, report, images = convert(tmp_path, fmt)
     label_map = read_label_map(str(tmp_path / "out" / "label_map.pbtxt"))
@@ -107,6 +111,9 @@ def test_round_trip_through_model_gardens_decoder(tmp_path, fmt):
     assert saved == report.to_json(relative_to=str(tmp_path / "out"))
     assert saved["totals"]["images_written"] == len(images)
     assert saved["totals"]["objects_written"] == sum(len(i.objects) for i in images)
+    flagged = {name for name, entry in saved["issues"].items() if entry["count"] and entry["action"] == "flagged"}
+    assert flagged == ({"box_from_polygon"} if fmt == "vott-project" else set())
+    assert "connection-secret" not in json.dumps(saved)
 
 
 def test_vott_tfrecord_boxes_past_the_edge_are_clipped_and_ids_fixed(tmp_path):
