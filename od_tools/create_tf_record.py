@@ -23,14 +23,15 @@ from od_tools.datasets.readers import FORMATS
 
 _INPUT_FORMAT = flags.DEFINE_enum(
     "input_format", None, list(FORMATS),
-    "coco: instances JSON; voc: Pascal VOC XML (LabelImg); vott: VoTT's JSON, CSV or TFRecord export; "
+    "coco: instances JSON; voc: Pascal VOC XML (LabelImg); vott: a VoTT project folder (.vott and *-asset.json) "
+    "or its JSON, CSV or TFRecord export; "
     "csv: filename,width,height,class,xmin,ymin,xmax,ymax; tfrecord: existing OD API TFRecords.")
 _ANNOTATIONS = flags.DEFINE_string(
     "annotations", None, "The annotations: a COCO JSON file; a folder, glob or file of VOC XML or CSV; "
-    "a VoTT export file or folder; TFRecord files.")
+    "a VoTT project folder or .vott file, or an export file or folder; TFRecord files.")
 _IMAGE_DIR = flags.DEFINE_string(
     "image_dir", None, "Folder the annotations' image file names are relative to (default: the annotations' "
-    "folder; for VOC also ../JPEGImages).")
+    "folder; for VOC also ../JPEGImages; for a VoTT project, where to look for the tail of each recorded path).")
 _OUTPUT_PATH = flags.DEFINE_string(
     "output_path", None, "Prefix of the (training) shards: data/train.tfrecord writes "
     "data/train.tfrecord-00000-of-0000N.")

@@ -255,7 +255,8 @@ def encoded_variants() -> dict[str, bytes]:
         return buffer.getvalue()
     return {"baseline 4:2:0": encode("JPEG", quality=90), "progressive": encode("JPEG", progressive=True),
             "4:4:4": encode("JPEG", subsampling=0), "grey": encode("JPEG", "L"), "CMYK": encode("JPEG", "CMYK"),
-            "optimized Huffman": encode("JPEG", optimize=True), "restart markers": encode("JPEG", restart_marker_blocks=4),
+            "optimized Huffman": encode("JPEG", optimize=True),
+            "restart markers": encode("JPEG", restart_marker_blocks=4),
             "PNG": encode("PNG")}
 
 

@@ -124,7 +124,8 @@ def test_grouping_counts_what_kept_images_together():
     assert (summary["groups_kept_together"], summary["images_in_groups"]) == (3, 6)
     assert (summary["same_bytes_groups"], summary["same_pixels_groups"], summary["split_by_groups"]) == (1, 1, 1)
     assert summary["split_by_unmatched"] == 6
-    assert summary["examples"] == [["a.jpg", "a_copy.jpg"], ["b.png", "b_resaved.png"], ["v_frame1.jpg", "v_frame2.jpg"]]
+    assert summary["examples"] == [["a.jpg", "a_copy.jpg"], ["b.png", "b_resaved.png"],
+                                   ["v_frame1.jpg", "v_frame2.jpg"]]
     bytes_only = group_for_split(records, [Identity(i.bytes_digest) for i in identities], "bytes", None)
     assert bytes_only.together == [[0, 1]]
     with pytest.raises(UserError, match="matches none of the 8 file names"):
