@@ -71,7 +71,7 @@ def _open(data: bytes) -> Image.Image:
 
 
 CHECKS = ("decode", "header")
-_JPEG_SCAN, _JPEG_END = b"\xff\xda", b"\xff\xd9"
+_JPEG_START, _JPEG_SCAN, _JPEG_END = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
 # Appended to a JPEG for the decode check. TensorFlow's decoder fails when libjpeg needs data
 # past the end on its way to the end-of-image marker; PIL's stops as soon as it has every pixel.
 # Past the end libjpeg now finds a marker it must refuse (0x02), whatever it was doing: a damaged
@@ -133,13 +133,13 @@ def probe(data: bytes, check: str = "decode") -> ImageInfo:
     """Format, size and orientation of an encoded image; raises ImageProblem if it is unusable."""
     if not data:
         raise ImageProblem("image_corrupt", "empty file")
-    image = _open(data)
+    decode = check == "decode"
+    image = _open(data + _JPEG_PAST_END if decode and data.startswith(_JPEG_START) else data)
     image_format = FORMATS.get(image.format or "")
     if image_format is None:
         raise ImageProblem(
             "image_unsupported", f"{image.format} image; TFRecords for detection hold JPEG or PNG: convert it")
     width, height = image.size
-    decode = check == "decode"
     try:
         if image_format == "png":
             image.verify()  # chunk CRCs; leaves the image unusable, so reopen it
@@ -148,7 +148,6 @@ def probe(data: bytes, check: str = "decode") -> ImageInfo:
                 raise ImageProblem("image_corrupt", f"PNG data does not decode ({problem})")
             image = Image.open(io.BytesIO(data))
         elif decode:
-            image = Image.open(io.BytesIO(data + _JPEG_PAST_END))
             image.draft("L", (1, 1))  # colour JPEGs only: others keep their mode
         elif not 0 <= data.rfind(_JPEG_SCAN) < data.rfind(_JPEG_END):
             # Entropy-coded data never holds these markers (0xFF is stuffed), so an end marker
