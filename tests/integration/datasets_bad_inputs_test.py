@@ -194,6 +194,12 @@ CATALOGUE = [
     Case("annotations that do not exist", lambda root: {"input_format": "voc", "annotations": f"{root}/nothing"},
          "nothing: no such file or folder"),
     Case("validation fraction of 1", good_coco(val_fraction=1.0), "--val_fraction=1.0: must be at least 0 and below 1"),
+    Case("--split_by without a split", good_coco(split_by=r"^(.*)_frame\d+"),
+         "--split_by shapes the split that --val_fraction makes; give --val_fraction too"),
+    Case("--split_by without a group", good_coco(val_fraction=0.5, split_by=r"_frame\d+"),
+         r"--split_by=_frame\d+: has no group; its first group (...) names what related images share"),
+    Case("--split_by that matches no file name", good_coco(val_fraction=0.5, split_by=r"^(.*)_frame\d+"),
+         r"--split_by=^(.*)_frame\d+: matches none of the 2 file names (e.g. 'a.jpg'); fix the pattern"),
     Case("output prefix is a folder", good_coco(output_path="."), "is a folder; give a file prefix"),
 ]
 
