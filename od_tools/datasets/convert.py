@@ -73,7 +73,7 @@ def validation_context(label_map: LabelMap, image_check: str = "decode") -> Vali
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so temporary shards are removed."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -200,7 +200,7 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
         with contextlib.ExitStack() as stack:
             # Workers fork first: before TensorFlow loads (writers) and before the SIGTERM handler.
             ordered = stack.enter_context(ordered_map(workers, log))
-            stack.enter_context(_terminate_as_interrupt())
+            stack.enter_context(terminate_as_interrupt())
             writers = _open_writers(splits, report.splits, stack)
             started = time.monotonic()
             _convert_all(splits, ordered, validation_context(label_map, settings.image_check), writers, report,

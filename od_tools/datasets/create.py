@@ -12,7 +12,7 @@ from typing import IO, Sequence
 from od_tools.common.errors import UserError
 from od_tools.common.progress import Progress
 from od_tools.datasets.classes import resolve_label_map
-from od_tools.datasets.convert import Settings, Split, run
+from od_tools.datasets.convert import Settings, Split, run, terminate_as_interrupt
 from od_tools.datasets.grouping import SAME_IMAGE, Grouping, compile_split_by, group_for_split, identify
 from od_tools.datasets.images import CHECKS
 from od_tools.datasets.parallel import ordered_map, worker_count
@@ -116,7 +116,13 @@ def create_tf_records(request: CreateRequest, out: IO[str] | None = None) -> Rep
                                      request.val_image_dir or request.image_dir))
     label_map, origin = resolve_label_map(datasets, request.label_map_path)
 
-    grouping = kept_together(train_data.records, request, sys.stderr) if request.val_fraction > 0 else None
+    grouping = None
+    if request.val_fraction > 0:
+        try:
+            with terminate_as_interrupt():
+                grouping = kept_together(train_data.records, request, sys.stderr)
+        except KeyboardInterrupt as e:
+            raise UserError(f"interrupted ({e or 'Ctrl-C'}); nothing was written") from None
     if request.val_annotations is not None:
         train, val = shuffled(train_data.records, request.seed), shuffled(datasets[1].records, request.seed)
     else:

@@ -415,3 +415,24 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, signum)
     assert stderr.strip().endswith("nothing was written")
     assert len(temporary) == 2 and all(name.startswith(".train.tfrecord-0000") for name in temporary)
     assert list(out.iterdir()) == []
+
+
+def test_an_interrupted_search_for_identical_images_writes_nothing(tmp_path):
+    images = fx.sample_images(40)
+    annotations = fx.write_csv(str(tmp_path / "in"), images)
+    blocker = tmp_path / "in" / images[20].file_name
+    blocker.unlink()
+    os.mkfifo(blocker)  # the search for identical images reads every image before the split: it stops here
+    out = tmp_path / "out"
+    process = subprocess.Popen(command("create_tf_record") + [
+        "--input_format=csv", f"--annotations={annotations}", f"--output_path={out}/train.tfrecord",
+        "--val_fraction=0.2", "--num_workers=2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "finding identical images" in process.stderr.readline()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "create_tf_record: error: interrupted (signal 15); nothing was written"
+    assert not out.exists()
