@@ -5,9 +5,10 @@ process; at about a millisecond per image their locking and wake-ups cost the ca
 more CPU than writing the records does (measured on 2 cores: 0.3-0.5 s against 0.08 s for 2000
 images), CPU the workers then lack. Here the calling thread itself sends chunks of items to the
 workers in turn and receives the results in the same turn, so they come back in input order with
-no bookkeeping and no thread on this side. Each worker reads its tasks on a thread of its own,
-so a large task (records that carry their image bytes) never waits for a large result, or the
-other way round.
+no bookkeeping and no thread on this side. Each worker reads its tasks and sends its results on
+threads of its own: a large task (records that carry their image bytes) never waits for a large
+result or the other way round, and a worker goes on computing while its results wait for this
+process to read them.
 
 Workers are forked where the system can (they start in milliseconds instead of re-importing
 everything); they leave Ctrl-C to the calling process and die at once on SIGTERM.
@@ -25,6 +26,7 @@ import queue
 import signal
 import threading
 import traceback
+from multiprocessing.reduction import ForkingPickler
 from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
 
 from od_tools.common.errors import UserError
@@ -79,19 +81,31 @@ def _receive_tasks(connection: multiprocessing.connection.Connection, tasks: que
             return
 
 
+def _send_replies(connection: multiprocessing.connection.Connection, replies: queue.SimpleQueue) -> None:
+    """A worker's sender: a reply waits here, not in the computing thread, until this process
+    has read the ones before it."""
+    while (reply := replies.get()) is not _STOP:
+        connection.send_bytes(reply)
+
+
 def _serve(connection: multiprocessing.connection.Connection) -> None:
     """A worker's life: (function, chunk) in, ("ok", results) or ("error", traceback) out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     tasks: queue.SimpleQueue = queue.SimpleQueue()
+    replies: queue.SimpleQueue = queue.SimpleQueue()
     threading.Thread(target=_receive_tasks, args=(connection, tasks), daemon=True).start()
+    sender = threading.Thread(target=_send_replies, args=(connection, replies), daemon=True)
+    sender.start()
     while (task := tasks.get()) is not _STOP:
         function, chunk = task
         try:
             reply: tuple[str, Any] = ("ok", [function(item) for item in chunk])
         except Exception:  # a bug: shown with its traceback by the calling process
             reply = ("error", traceback.format_exc())
-        connection.send(reply)
+        replies.put(ForkingPickler.dumps(reply))
+    replies.put(_STOP)
+    sender.join()
 
 
 class WorkerPool:
