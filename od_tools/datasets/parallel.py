@@ -27,7 +27,7 @@ import signal
 import threading
 import traceback
 from multiprocessing.reduction import ForkingPickler
-from typing import IO, Any, Callable, Iterable, Iterator, TypeVar
+from typing import IO, Callable, Iterable, Iterator, TypeVar
 
 from od_tools.common.errors import UserError
 
@@ -100,10 +100,10 @@ def _serve(connection: multiprocessing.connection.Connection) -> None:
     while (task := tasks.get()) is not _STOP:
         function, chunk = task
         try:
-            reply: tuple[str, Any] = ("ok", [function(item) for item in chunk])
+            reply = ForkingPickler.dumps(("ok", [function(item) for item in chunk]))
         except Exception:  # a bug: shown with its traceback by the calling process
-            reply = ("error", traceback.format_exc())
-        replies.put(ForkingPickler.dumps(reply))
+            reply = ForkingPickler.dumps(("error", traceback.format_exc()))
+        replies.put(reply)
     replies.put(_STOP)
     sender.join()
 
@@ -158,8 +158,9 @@ class WorkerPool:
         except (EOFError, OSError):
             process = self._processes[worker]
             process.join(timeout=5)
-            raise UserError(f"a worker process stopped unexpectedly (exit code {process.exitcode}; -9 is the "
-                            "system's out-of-memory killer); retry with fewer --num_workers") from None
+            killed = "; killed, e.g. by the system's out-of-memory killer" if process.exitcode == -9 else ""
+            raise UserError(f"a worker process stopped unexpectedly (exit code {process.exitcode}{killed}); retry "
+                            "with fewer --num_workers") from None
         if status == "error":
             raise RuntimeError(f"a worker process failed:\n{payload}")
         return payload

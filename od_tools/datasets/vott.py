@@ -141,8 +141,9 @@ def _recorded_path(asset: dict) -> str | None:
 
 def _tails(path: str) -> list[str]:
     """`C:/Users/a/imgs/sub/x.jpg` -> `Users/a/imgs/sub/x.jpg`, ..., `sub/x.jpg`, `x.jpg`: the path
-    relative to each folder it passes through, longest first (drive letters left out)."""
-    parts = [p for p in re.split(r"[\\/]+", path) if p and not re.fullmatch(r"[A-Za-z]:", p)]
+    relative to each folder it passes through, longest first (drive letters, `.` and `..` left
+    out, so a tail never leads out of the folder it is looked for in)."""
+    parts = [p for p in re.split(r"[\\/]+", path) if p not in ("", ".", "..") and not re.fullmatch(r"[A-Za-z]:", p)]
     return [os.path.join(*parts[i:]) for i in range(len(parts))]
 
 

@@ -71,10 +71,20 @@ def test_a_failing_function_raises_here_with_the_workers_traceback():
 
 
 def test_a_worker_that_dies_is_a_one_line_error_not_a_hang():
-    with pytest.raises(UserError, match=r"a worker process stopped unexpectedly \(exit code 3;") as caught:
+    with pytest.raises(UserError, match=r"a worker process stopped unexpectedly \(exit code 3\); retry with") as caught:
         with parallel.ordered_map(2, io.StringIO()) as ordered:
             list(ordered(die_on_13, range(100)))
     assert "\n" not in str(caught.value)
+
+
+def unpicklable(item: int):
+    return (lambda: item) if item == 5 else item
+
+
+def test_a_result_that_cannot_travel_back_is_reported_like_any_failure():
+    with pytest.raises(RuntimeError, match="(?s)a worker process failed.*pickle"):
+        with parallel.ordered_map(2, io.StringIO()) as ordered:
+            list(ordered(unpicklable, range(40)))
 
 
 def test_worker_count_leaves_small_inputs_in_one_process():

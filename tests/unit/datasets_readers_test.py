@@ -9,7 +9,7 @@ import pytest
 
 import dataset_fixtures as fx
 from od_tools.common.errors import UserError
-from od_tools.datasets import geometry
+from od_tools.datasets import geometry, vott
 from od_tools.datasets.classes import resolve_label_map
 from od_tools.datasets.readers import read_dataset
 from od_tools.datasets.records import Units
@@ -122,6 +122,14 @@ def test_vott_project_images_at_the_recorded_path_win_and_missing_ones_say_where
     assert missing.image_path == os.path.join(target, "img001.jpg")
     assert missing.missing_hint == (f" (VoTT recorded {source}/day/img001.jpg; no tail of it is under {target}); "
                                     "point --image_dir at a copy of the project's source folder")
+
+
+def test_vott_recorded_paths_give_tails_that_stay_inside_the_image_folder():
+    assert vott._tails("C:/Users/ann/My Pictures/day/a.jpg") == [
+        "Users/ann/My Pictures/day/a.jpg", "ann/My Pictures/day/a.jpg", "My Pictures/day/a.jpg", "day/a.jpg", "a.jpg"]
+    assert vott._tails("D:\\set\\..\\..\\secret\\b.jpg") == ["set/secret/b.jpg", "secret/b.jpg", "b.jpg"]
+    assert vott._recorded_path({"path": "file:C:/My%20Pictures/a.jpg"}) == "C:/My Pictures/a.jpg"
+    assert vott._recorded_path({"path": "https://acct.blob.core.windows.net/c/a%201.jpg?sig=TOKEN"}) == "/c/a 1.jpg"
 
 
 @pytest.mark.parametrize("change, message", [
