@@ -1,9 +1,10 @@
 """Conversion throughput: our converter vs a naive re-encoding converter vs copying the bytes.
 
-    bazel run //od_tools/datasets:benchmark -- --num_images=1000 [--image_size=512] [--num_workers=0]
+    bazel run //od_tools/datasets:benchmark -- --num_images=1000 [--image_size=512] [--num_workers=0] [--repeats=3]
 
 Generates N JPEGs with their COCO annotations (the demo generator), then measures in one run,
-on the same warm files, and prints images/s and MB/s (of JPEG input) for:
+on the same warm files, each method --repeats times in turns (the fastest run counts), and
+prints images/s and MB/s (of JPEG input) for:
 
 * raw copy      reading every image and writing the bytes to one file: the I/O floor;
 * naive         one process: decode each image, re-encode it as JPEG, build and write the
@@ -21,6 +22,7 @@ annotations, writing the shards) is what the workers cannot take over.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -42,6 +44,9 @@ _NUM_IMAGES = flags.DEFINE_integer("num_images", 1000, "Images to generate and c
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 512, "Width and height of the generated JPEGs.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Worker processes of the converter; 0: every core.")
 _WORK_DIR = flags.DEFINE_string("work_dir", None, "Scratch folder (default: a temporary one, removed after).")
+_REPEATS = flags.DEFINE_integer(
+    "repeats", 3, "Runs of each method, taken in turns; the fastest counts (another process waking up slows "
+    "one run, not the result).")
 
 
 def raw_copy(paths: Sequence[str], output: str) -> None:
@@ -129,19 +134,24 @@ def main(argv: Sequence[str]) -> None:
         out = os.path.join(work, "out")
         os.makedirs(out, exist_ok=True)
         workers = worker_count(_NUM_WORKERS.value, len(paths))
-        results = [
-            ("raw copy", timed(lambda: raw_copy(paths, os.path.join(out, "copy.bin")))),
+        methods: list[tuple[str, Callable[[str], object]]] = [
+            ("raw copy", lambda run: raw_copy(paths, os.path.join(out, f"copy{run}.bin"))),
             ("naive (1 process, decode + re-encode)",
-             timed(lambda: naive_convert(coco_json, image_dir, os.path.join(out, "naive.tfrecord")))),
+             lambda run: naive_convert(coco_json, image_dir, os.path.join(out, f"naive{run}.tfrecord"))),
             (f"create_tf_record ({workers} workers, decode check)",
-             timed(lambda: ours(coco_json, image_dir, os.path.join(out, "decode"), "decode"))),
+             lambda run: ours(coco_json, image_dir, os.path.join(out, f"decode{run}"), "decode")),
             (f"create_tf_record ({workers} workers, --image_check=header)",
-             timed(lambda: ours(coco_json, image_dir, os.path.join(out, "header"), "header"))),
+             lambda run: ours(coco_json, image_dir, os.path.join(out, f"header{run}"), "header")),
         ]
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in methods}
+        for run in range(max(1, _REPEATS.value)):
+            for name, method in methods:
+                runs[name].append(timed(functools.partial(method, str(run))))
+        results = [(name, min(runs[name])) for name, _ in methods]
     baseline = results[1][1][0]
-    print(f"\n{len(paths)} JPEGs, {spec.image_size}x{spec.image_size}, {megabytes:.1f} MB; "
-          f"{available_cores()} core(s) available; load average {os.getloadavg()[0]:.1f} (other processes "
-          "compete for the cores when it exceeds their number)")
+    print(f"\n{len(paths)} JPEGs, {spec.image_size}x{spec.image_size}, {megabytes:.1f} MB; fastest of "
+          f"{max(1, _REPEATS.value)} runs each; {available_cores()} core(s) available; load average "
+          f"{os.getloadavg()[0]:.1f} (other processes compete for the cores when it exceeds their number)")
     print(f"  {'method':<52} {'seconds':>8} {'images/s':>9} {'MB/s':>7} {'vs naive':>9} "
           f"{'CPU ms/image: this process + workers':>37}")
     for name, (seconds, own_cpu, workers_cpu) in results:
