@@ -20,8 +20,11 @@ def _od_cloud_packages_impl(ctx):
 od_cloud_packages = rule(
     implementation = _od_cloud_packages_impl,
     attrs = {
-        "sdists": attr.label_list(mandatory = True, allow_files = [".tar.gz"], doc = "sdists built here: the trainer, "
-                                  "the patched OD API and tf-slim (replacing the lock's entries of the same name)"),
+        "sdists": attr.label_list(
+            mandatory = True,
+            allow_files = [".tar.gz"],
+            doc = "sdists built here: the trainer, the patched OD API and tf-slim (replacing the lock's entries of the same name)",
+        ),
         "dists": attr.label_list(allow_files = True, doc = "third-party files taken from the lock"),
         "lock": attr.label(mandatory = True, allow_single_file = True),
         "_assemble": attr.label(default = "//od_tools/cloud:assemble_packages", executable = True, cfg = "exec"),

@@ -112,6 +112,13 @@ def family(type_name: str) -> str:
     return f"SSD {names.get(core, core)}{' FPN' if fpn else ''}"
 
 
+def min_input_size(type_name: str) -> int:
+    """The smallest input an SSD feature extractor takes (its `check_min_image_dim`)."""
+    if type_name.startswith("ssd_resnet") or is_bifpn(type_name):
+        return 129
+    return 33
+
+
 def valid_sizes_near(size: int, stride: int) -> tuple[int, int]:
     """The multiples of `stride` just below and above `size` (the lower one at least `stride`)."""
     lower = max(stride, size // stride * stride)

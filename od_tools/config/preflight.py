@@ -141,6 +141,15 @@ def _ssd_problems(pipeline: Pipeline, checks: Checks):
         yield Problem(f"{p}.depth_multiplier", f"{fe.depth_multiplier:g} must be positive", "use e.g. 1.0 or 0.35")
     sizes, problems = _resizer_sizes(ssd, checks, "ssd")
     yield from problems
+    smallest = architecture.min_input_size(fe.type)
+    for field, size in sizes:
+        if size < smallest:
+            stride = 2 ** (fe.bifpn.max_level if architecture.is_bifpn(fe.type) else
+                           architecture.fpn_top_level(fe.fpn.max_level) if architecture.is_fpn(fe.type) else 0)
+            upper = architecture.valid_sizes_near(smallest, stride)[1] if stride > 1 else smallest
+            yield Problem(field, f"{size} is below the {smallest} pixels {fe.type} takes at least",
+                          f"use {upper} or more")
+    sizes = [(field, size) for field, size in sizes if size >= smallest]
     levels = None
     if architecture.is_fpn(fe.type):
         levels = (fe.fpn.min_level, fe.fpn.max_level)

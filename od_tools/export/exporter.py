@@ -22,7 +22,7 @@ from od_tools.evaluation.coco import ImageDetections, coco_metrics
 from od_tools.export import convert, images, metadata, parity, report, runtime, tflite_graph, tflite_model
 from od_tools.export.convert import Quantization
 from od_tools.label_map import LabelMap
-from od_tools.modeling import Detections, Detector, check_complete, load_model
+from od_tools.modeling import Detections, Detector, check_complete, inference_mode, load_model
 
 
 class ParityError(UserError):
@@ -111,6 +111,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
     """Exports the detector of `prepared` with the weights of `trained_checkpoint`."""
     started = time.monotonic()
     _check_options(options)
+    inference_mode()  # also for the models the OD API's exporters build themselves
     labels = _labels(prepared, label_map, label_map_source)
     prefix = checkpoints.resolve(trained_checkpoint, "--trained_checkpoint_dir").prefix
     check_complete(prefix)

@@ -9,6 +9,7 @@ from od_tools.modeling.model import (
     check_restored,
     checkpoint_fingerprint,
     does_not_fit,
+    inference_mode,
     load_model,
     read_step,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "check_restored",
     "checkpoint_fingerprint",
     "does_not_fit",
+    "inference_mode",
     "load_model",
     "read_step",
 ]

@@ -20,8 +20,21 @@ class CheckpointRestoreError(UserError):
     """A checkpoint that does not fit the model the pipeline config describes."""
 
 
+def inference_mode() -> None:
+    """Sets Keras' global learning phase to inference.
+
+    Layers the OD API builds from Model Garden (EfficientDet's EfficientNet) follow it instead of
+    the model's `is_training`, and the OD API's training step sets it to 1 and leaves it so: a
+    model built for inference after training, in the same process, would otherwise run (and
+    export) its batch norm in training mode.
+    """
+    tf.keras.backend.set_learning_phase(0)
+
+
 def build_model(config: PipelineProto, is_training: bool = False):
     """The OD API DetectionModel the config's `model { ... }` describes (variables not yet built)."""
+    if not is_training:
+        inference_mode()
     return model_builder.build(config.model, is_training=is_training)
 
 

@@ -50,8 +50,9 @@ FAMILIES = {
     "v2fpnlite": Family("ssd_mobilenet_v2_fpnlite_320x320", (
         ssd_size(128), "model.ssd.feature_extractor.depth_multiplier=0.35",
         "model.ssd.feature_extractor.fpn.additional_layer_depth=32", *SMALL_HEAD)),
+    # ResNet FPN takes 129x129 and up.
     "r50fpn": Family("ssd_resnet50_v1_fpn_640x640", (
-        ssd_size(128), "model.ssd.feature_extractor.fpn.additional_layer_depth=64", *SMALL_HEAD)),
+        ssd_size(160), "model.ssd.feature_extractor.fpn.additional_layer_depth=64", *SMALL_HEAD)),
     # TFLite needs a fixed input: the zoo's padded keep-aspect resizer becomes a fixed one, and
     # its scale-crop augmentation follows the size; BiFPN sizes divide by 2^7.
     "effdet_d0": Family("ssd_efficientdet_d0_512x512", (
@@ -76,14 +77,25 @@ def data_overrides(folder: str, kind: str) -> list[str]:
 
 
 def top_detection_agrees(reference, candidate) -> bool:
-    """The candidate's best detection is one of the reference's best (within score ties)."""
+    """The candidate's best score is the reference's; its detection is the reference's best.
+
+    After 2 steps many anchors share the best score exactly (the class bias dominates), and the
+    two NMS pick any of them: the box is compared only where the best is unique, the class must
+    be one of the tied best ones. The SavedModel clips boxes to the image and the TFLite
+    detection op does not (apps clip), so boxes are compared clipped.
+    """
     if not len(candidate.scores) or not len(reference.scores):
         return len(candidate.scores) == len(reference.scores)
     best = int(np.argmax(candidate.scores))
-    near_top = np.flatnonzero(reference.scores >= reference.scores.max() - 1e-3)
-    return any(reference.classes[k] == candidate.classes[best]
-               and parity.iou(reference.boxes[k], candidate.boxes[best:best + 1])[0] > 0.9
-               and abs(reference.scores[k] - candidate.scores[best]) < 1e-3 for k in near_top)
+    if abs(float(candidate.scores[best]) - float(reference.scores.max())) > 1e-4:
+        return False
+    tied = np.flatnonzero(reference.scores >= reference.scores.max() - 1e-6)
+    if candidate.classes[best] not in reference.classes[tied]:
+        return False
+    if len(tied) > 1:
+        return True
+    box = np.clip(candidate.boxes[best:best + 1], 0.0, 1.0)
+    return bool(parity.iou(np.clip(reference.boxes[tied[0]], 0.0, 1.0), box)[0] > 0.9)
 
 
 @pytest.mark.parametrize("family_id", sorted(FAMILIES))
@@ -107,5 +119,8 @@ def test_family_trains_two_steps_and_exports_a_float_tflite(family_id, data_dir,
     reference = Detector.from_saved_model(str(out / "saved_model"))
     tflite = runtime.TFLiteDetector((out / "detect_float32.tflite").read_bytes(), runtime.Interpreter.LITERT,
                                     input_mean=INPUT_MEAN, input_std=INPUT_STD)
-    agree = [top_detection_agrees(reference.detect(image.pixels), tflite.detect(image.pixels)) for image in held_out]
-    assert all(agree), agree
+    pairs = [(reference.detect(image.pixels), tflite.detect(image.pixels)) for image in held_out]
+    for saved, converted in pairs:
+        assert top_detection_agrees(saved, converted), (saved.boxes[:3], saved.classes[:3], saved.scores[:3],
+                                                        converted.boxes[:3], converted.classes[:3],
+                                                        converted.scores[:3])

@@ -370,3 +370,10 @@ def test_checkpoints_are_found_the_ways_users_name_them(tmp_path):
     with pytest.raises(checkpoints.CheckpointNotFound) as error:
         checkpoints.resolve(str(tmp_path), "--trained_checkpoint_dir")
     assert str(error.value).startswith(f"--trained_checkpoint_dir {tmp_path}: no checkpoint in it")
+
+
+def test_inputs_below_the_extractors_minimum_are_caught(data_dir):
+    problems = problems_of(config_path("ssd_resnet50_v1_fpn_640x640"), data_overrides(data_dir) + size_overrides(128))
+    assert problems[0] == ("model.ssd.image_resizer.fixed_shape_resizer.height: 128 is below the 129 pixels "
+                           "ssd_resnet50_v1_fpn_keras takes at least; use 160 or more")
+    assert problems_of(config_path("ssd_resnet50_v1_fpn_640x640"), data_overrides(data_dir) + size_overrides(160)) == []
