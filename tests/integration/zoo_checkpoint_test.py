@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from od_tools.config import Checks, Purpose, prepare
+from od_tools.config import load_pipeline
 from od_tools.export.tflite_graph import export_inference_graph
 from od_tools.modeling import build_model
 from od_tools.training.launch import LaunchOptions, launch
@@ -41,14 +41,14 @@ def data_dir(tmp_path_factory) -> Path:
 def zoo(tmp_path_factory) -> Path:
     """A 90-class detector in the zoo's layout, as exporter_main_v2 writes a zoo download."""
     scratch = tmp_path_factory.mktemp("zoo_src")
-    prepared = prepare(str(ZOO_CONFIG), ["train_config.fine_tune_checkpoint=", *SMALL], checks=Checks(Purpose.EVAL))
-    assert prepared.num_classes == 90
-    model = build_model(prepared.config)
+    config = load_pipeline(str(ZOO_CONFIG), ["train_config.fine_tune_checkpoint=", *SMALL]).config
+    assert config.model.ssd.num_classes == 90
+    model = build_model(config)
     images, shapes = model.preprocess(tf.zeros([1, 128, 128, 3]))
     model.predict(images, shapes)
     prefix = tf.train.Checkpoint(model=model).save(str(scratch / "ckpt"))
     folder = tmp_path_factory.mktemp("zoo") / "ssd_mobilenet_v2_fpnlite_128x128_coco17"
-    export_inference_graph(prepared.config, prefix, str(folder))
+    export_inference_graph(config, prefix, str(folder))
     return folder
 
 
@@ -87,7 +87,7 @@ def test_fine_tuning_starts_from_the_zoo_weights(zoo, fine_tuned):
     # aspect ratios x 2 scales), each with background + classes.
     def head_sizes(reader) -> set[int]:
         shapes = reader.get_variable_to_shape_map()
-        return {shapes[n][-1] for n in shapes if "ClassPredictor" in n and n.endswith("bias/.ATTRIBUTES/VARIABLE_VALUE")}
+        return {shapes[n][-1] for n in shapes if "_class_predictor_layers" in n and n.endswith("bias/.ATTRIBUTES/VARIABLE_VALUE")}
 
     assert head_sizes(zoo_reader) == {6 * 91} and head_sizes(start) == {6 * 3}
     assert "num_classes: 2" in (fine_tuned / "pipeline.config").read_text()
