@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import glob
-import os
 
 from object_detection.protos import optimizer_pb2, pipeline_pb2
 
