@@ -68,8 +68,8 @@ class Progress:
     def set(self, done: int, detail: str | None = None) -> None:
         """Reports `done` in all (e.g. the training step), with an optional tail such as the loss."""
         now = time.monotonic()
-        if self._origin is None:
-            self._origin = (now, self.done)
+        if self._origin is None:  # the clock starts here: the work up to now (set-up) has no rate
+            self._origin = (now, done)
         self.done = done
         if detail is not None:
             self.detail = detail
