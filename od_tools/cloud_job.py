@@ -76,7 +76,7 @@ def _job_name(config_path: str, digest: str) -> str:
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments {list(argv[1:])}; all options are --flags")
-    from od_tools.cloud.plan import plan_job, write_plan  # TensorFlow and Model Garden load after flags
+    from od_tools.cloud.plan import plan_job, write_plan  # TensorFlow and the OD API load after flags
 
     config_path = cli.workspace_path(FLAGS.pipeline_config_path)
     packages_dir = Path(cli.workspace_path(FLAGS.packages_dir)) if FLAGS.packages_dir else _default_packages_dir()

@@ -17,19 +17,21 @@ from absl import flags
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 from od_tools.datasets.create import CreateRequest, create_tf_records
+from od_tools.datasets.grouping import SAME_IMAGE
 from od_tools.datasets.images import CHECKS
 from od_tools.datasets.readers import FORMATS
 
 _INPUT_FORMAT = flags.DEFINE_enum(
     "input_format", None, list(FORMATS),
-    "coco: instances JSON; voc: Pascal VOC XML (LabelImg); vott: VoTT's JSON, CSV or TFRecord export; "
+    "coco: instances JSON; voc: Pascal VOC XML (LabelImg); vott: a VoTT project folder (.vott and *-asset.json) "
+    "or its JSON, CSV or TFRecord export; "
     "csv: filename,width,height,class,xmin,ymin,xmax,ymax; tfrecord: existing OD API TFRecords.")
 _ANNOTATIONS = flags.DEFINE_string(
     "annotations", None, "The annotations: a COCO JSON file; a folder, glob or file of VOC XML or CSV; "
-    "a VoTT export file or folder; TFRecord files.")
+    "a VoTT project folder or .vott file, or an export file or folder; TFRecord files.")
 _IMAGE_DIR = flags.DEFINE_string(
     "image_dir", None, "Folder the annotations' image file names are relative to (default: the annotations' "
-    "folder; for VOC also ../JPEGImages).")
+    "folder; for VOC also ../JPEGImages; for a VoTT project, where to look for the tail of each recorded path).")
 _OUTPUT_PATH = flags.DEFINE_string(
     "output_path", None, "Prefix of the (training) shards: data/train.tfrecord writes "
     "data/train.tfrecord-00000-of-0000N.")
@@ -37,6 +39,13 @@ _NUM_SHARDS = flags.DEFINE_integer("num_shards", 0, "Shards for --output_path; 0
 _VAL_FRACTION = flags.DEFINE_float(
     "val_fraction", 0.0, "Fraction of the images (by --seed) that go to the validation shards.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the train/val split and of the shuffled record order.")
+_SPLIT_BY = flags.DEFINE_string(
+    "split_by", None, "With --val_fraction: a regular expression over file names whose first group keeps related "
+    r"images in one split, e.g. '^(.*)_frame\d+' for the frames of one video. Identical images always are.")
+_SAME_IMAGE = flags.DEFINE_enum(
+    "same_image", "bytes", list(SAME_IMAGE), "With --val_fraction, what makes images identical, so the split keeps "
+    "them together: bytes (identical files) or pixels (also copies with other metadata or compression; decodes "
+    "every image once more).")
 _VAL_ANNOTATIONS = flags.DEFINE_string(
     "val_annotations", None, "Separate validation annotations (instead of --val_fraction), same format.")
 _VAL_IMAGE_DIR = flags.DEFINE_string("val_image_dir", None, "--image_dir of --val_annotations (default: --image_dir).")
@@ -76,6 +85,8 @@ def main(argv: Sequence[str]) -> None:
         num_shards=_NUM_SHARDS.value,
         val_fraction=_VAL_FRACTION.value,
         seed=_SEED.value,
+        split_by=_SPLIT_BY.value,
+        same_image=_SAME_IMAGE.value,
         val_annotations=_path(_VAL_ANNOTATIONS),
         val_image_dir=_path(_VAL_IMAGE_DIR),
         val_output_path=_path(_VAL_OUTPUT_PATH),

@@ -1,10 +1,13 @@
-"""COCO evaluation (pycocotools) of a trained checkpoint or an exported SavedModel.
+"""COCO evaluation of a trained checkpoint (as `model_main_tf2.py --checkpoint_dir` evaluates it) or
+of an exported SavedModel.
 
     bazel run //od_tools:eval -- --checkpoint_dir=runs/my_model [--render_dir=/tmp/detections]
-    bazel run //od_tools:eval -- --saved_model_dir=export/saved_model --pipeline_config_path=...
+    bazel run //od_tools:eval -- --saved_model_dir=export/saved_model --pipeline_config_path=... \
+        --model_dir=/tmp/eval
 
-Writes AP, AP50, AP75, APs/m/l and AR@1/10/100 to <model_dir>/eval/metrics.json and TensorBoard
-(<model_dir>/eval); with --render_dir, PNGs of the detections on the first --num_render images.
+Writes the OD API's COCO metrics (AP, AP50, AP75, APs/m/l, AR@1/10/100) to
+<model_dir>/eval/metrics.json and TensorBoard (<model_dir>/eval); with --render_dir, PNGs of the
+detections on the first --num_render images.
 """
 
 from __future__ import annotations
@@ -16,25 +19,30 @@ from absl import flags
 
 from od_tools.common import cli
 from od_tools.common.errors import UserError
+from od_tools.config import checkpoints
 from od_tools.config.flags import define_pipeline_flags
 
 FLAGS = flags.FLAGS
 
 define_pipeline_flags(required=False)
-flags.DEFINE_string("checkpoint_dir", None, "A training model_dir (newest checkpoint) or a ckpt-N prefix.")
-flags.DEFINE_string("saved_model_dir", None, "A SavedModel exported by od_tools (instead of a checkpoint).")
+flags.DEFINE_string("checkpoint_dir", None, "A training model_dir, a model-zoo folder or a ckpt-N prefix.")
+flags.DEFINE_string("saved_model_dir", None, "An exported SavedModel (instead of a checkpoint).")
 flags.DEFINE_string("model_dir", None, "Where eval/metrics.json and eval/ summaries go (default: the "
                     "checkpoint's folder; required for a SavedModel).")
 flags.DEFINE_string("metrics_path", None, "Write metrics.json here instead of <model_dir>/eval/metrics.json.")
+flags.DEFINE_integer("sample_1_of_n_eval_examples", None, "Evaluate every n-th example only.", lower_bound=1)
 flags.DEFINE_string("render_dir", None, "Write PNGs of detections drawn on the images here.")
 flags.DEFINE_integer("num_render", None, "Images to render (default eval_config.num_visualizations).", lower_bound=0)
 flags.DEFINE_float("min_score_threshold", None, "Draw detections scoring at least this (default eval_config's).")
 
 
 def _default_config(source: str) -> str:
+    found = checkpoints.locate(source)
+    if found and found.pipeline_config:
+        return found.pipeline_config
     folder = source if os.path.isdir(source) else os.path.dirname(source)
     for candidate in (folder, os.path.dirname(os.path.normpath(folder))):
-        path = os.path.join(candidate, "pipeline.config")
+        path = os.path.join(candidate, checkpoints.PIPELINE_CONFIG)
         if os.path.exists(path):
             return path
     raise UserError(f"{source}: no pipeline.config beside it; pass --pipeline_config_path")
@@ -55,15 +63,18 @@ def main(argv: Sequence[str]) -> None:
         raise UserError(f"{model_dir}: a Bazel output or read-only folder cannot take the results; pass "
                         "--model_dir (e.g. --model_dir=/tmp/eval)")
 
-    from od_tools.evaluation import run as eval_run  # TensorFlow loads after flag parsing
+    from od_tools.config import Checks, Purpose, prepare  # TensorFlow loads after flag parsing
+    from od_tools.evaluation import run as eval_run
 
-    eval_run.main(config_path=config_path, overrides=FLAGS.override, strict=FLAGS.strict,
-                  checkpoint=cli.workspace_path(FLAGS.checkpoint_dir or ""),
-                  saved_model=cli.workspace_path(FLAGS.saved_model_dir or ""),
-                  output_dir=os.path.join(model_dir, "eval"),
-                  metrics_path=cli.workspace_path(FLAGS.metrics_path or ""),
-                  render_dir=cli.workspace_path(FLAGS.render_dir or ""),
-                  num_render=FLAGS.num_render, min_score=FLAGS.min_score_threshold)
+    prepared = prepare(config_path, FLAGS.override, config_override=FLAGS.config_override,
+                       checks=Checks(Purpose.EVAL), strict=FLAGS.strict)
+    settings = eval_run.eval_settings(prepared, render_dir=cli.workspace_path(FLAGS.render_dir or ""),
+                                      num_render=FLAGS.num_render, min_score=FLAGS.min_score_threshold,
+                                      sample_1_of_n=FLAGS.sample_1_of_n_eval_examples)
+    eval_run.run(prepared, checkpoint=cli.workspace_path(FLAGS.checkpoint_dir or ""),
+                 saved_model=cli.workspace_path(FLAGS.saved_model_dir or ""),
+                 output_dir=os.path.join(model_dir, "eval"),
+                 metrics_path=cli.workspace_path(FLAGS.metrics_path or ""), settings=settings)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from od_tools.cloud.packages import assemble
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--sdist", type=Path, required=True)
+    parser.add_argument("--sdist", type=Path, action="append", required=True)
     parser.add_argument("--lock", type=Path, required=True)
     parser.add_argument("dists", type=Path, nargs="*")
     args = parser.parse_args(argv)

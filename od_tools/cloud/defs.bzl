@@ -4,13 +4,13 @@ def _od_cloud_packages_impl(ctx):
     out = ctx.actions.declare_directory(ctx.attr.name)
     args = ctx.actions.args()
     args.add("--out", out.path)
-    args.add("--sdist", ctx.file.sdist)
+    args.add_all(ctx.files.sdists, before_each = "--sdist")
     args.add("--lock", ctx.file.lock)
     args.add_all(ctx.files.dists)
     ctx.actions.run(
         executable = ctx.executable._assemble,
         arguments = [args],
-        inputs = [ctx.file.sdist, ctx.file.lock] + ctx.files.dists,
+        inputs = ctx.files.sdists + [ctx.file.lock] + ctx.files.dists,
         outputs = [out],
         mnemonic = "CloudPackages",
         progress_message = "Assembling cloud training packages %s" % out.short_path,
@@ -20,10 +20,14 @@ def _od_cloud_packages_impl(ctx):
 od_cloud_packages = rule(
     implementation = _od_cloud_packages_impl,
     attrs = {
-        "sdist": attr.label(mandatory = True, allow_single_file = [".tar.gz"]),
+        "sdists": attr.label_list(
+            mandatory = True,
+            allow_files = [".tar.gz"],
+            doc = "sdists built here: the trainer, the patched OD API and tf-slim (replacing the lock's entries of the same name)",
+        ),
         "dists": attr.label_list(allow_files = True, doc = "third-party files taken from the lock"),
         "lock": attr.label(mandatory = True, allow_single_file = True),
         "_assemble": attr.label(default = "//od_tools/cloud:assemble_packages", executable = True, cfg = "exec"),
     },
-    doc = "A folder with the trainer sdist, pinned third-party files, requirements.txt and SHA256SUMS.",
+    doc = "A folder with the sdists built here, pinned third-party files, requirements.txt and SHA256SUMS.",
 )

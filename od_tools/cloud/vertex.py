@@ -22,7 +22,7 @@ Accelerator = Literal["cpu", "gpu", "tpu"]
 TRAINER_MODULE = "od_tools.train"
 
 # Prebuilt Vertex AI training images (Python 3.10); the trainer's requirements bring
-# TensorFlow 2.20 and Model Garden on top. Override with --executor_image_uri.
+# TensorFlow 2.20 and the patched Object Detection API on top. Override with --executor_image_uri.
 DEFAULT_EXECUTOR_IMAGES: dict[str, str] = {
     "cpu": "us-docker.pkg.dev/vertex-ai/training/tf-cpu.2-17.py310:latest",
     "gpu": "us-docker.pkg.dev/vertex-ai/training/tf-gpu.2-17.py310:latest",

@@ -1,8 +1,8 @@
-"""Reading and writing pipeline.config files in the Object Detection API's text format.
+"""Reading and writing pipeline.config files: the Object Detection API's own schema and parser.
 
-Configs from the OD API's model zoo parse unchanged. Meta-architectures od_tools does not train
-(Faster R-CNN, Mask R-CNN, CenterNet) are recognised before their contents are parsed, so they
-get a one-line "unsupported" error instead of a schema error deep inside their block.
+The schema is the OD API's `TrainEvalPipelineConfig` (object_detection.protos, compiled by
+//third_party/object_detection), so every config the OD API reads parses here unchanged,
+including files saved with a UTF-8 byte order mark or Windows line ends.
 """
 
 from __future__ import annotations
@@ -15,21 +15,22 @@ import re
 from typing import Sequence
 
 from google.protobuf import descriptor_pool, text_format
+from object_detection.protos import pipeline_pb2
 
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 from od_tools.common.files import read_text, write_text_atomic
-from od_tools.protos import pipeline_pb2
 
 PipelineProto = pipeline_pb2.TrainEvalPipelineConfig
 
 # The OD API zoo's configs ship with this placeholder in every path field.
 PLACEHOLDER = "PATH_TO_BE_CONFIGURED"
 
-_UNSUPPORTED_MODELS = {
-    "faster_rcnn": "Faster R-CNN / Mask R-CNN (model.faster_rcnn)",
-    "center_net": "CenterNet (model.center_net)",
-    "experimental_model": "an experimental model (model.experimental_model)",
+# model { ... } meta-architectures and what the OD API calls them.
+META_ARCHITECTURES = {
+    "ssd": "SSD",
+    "faster_rcnn": "Faster R-CNN",
+    "center_net": "CenterNet",
 }
 
 
@@ -50,39 +51,41 @@ def _no_field_hint(message: str) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _unsupported_model(text: str, source: str) -> None:
-    """Rejects non-SSD meta-architectures with one line, whatever their block contains."""
-    lenient = PipelineProto()
-    try:
-        text_format.Parse(text, lenient, allow_unknown_field=True)
-    except text_format.ParseError:
-        return  # a syntax error: the strict parse reports it with its position
-    kind = lenient.model.WhichOneof("model")
-    if kind in _UNSUPPORTED_MODELS:
-        raise PipelineConfigError(
-            f"{source}: {_UNSUPPORTED_MODELS[kind]} is unsupported: od_tools trains single-shot "
-            "detectors (model.ssd with a MobileNet feature extractor) on Model Garden's RetinaNet; "
-            "start from an SSD MobileNet config such as ssd_mobilenet_v2_fpnlite_320x320")
-
-
 def parse_pipeline_text(text: str, source: str = "<pipeline.config>") -> PipelineProto:
     """Parses pipeline.config text; errors name `source`, the line and column."""
-    _unsupported_model(text, source)
     config = PipelineProto()
     try:
-        text_format.Parse(text, config)
+        text_format.Merge(text.removeprefix("\ufeff"), config)
     except text_format.ParseError as e:
         raise PipelineConfigError(
-            f"{source}:{e}{_no_field_hint(str(e))}; fix the pipeline.config "
-            "(it uses the Object Detection API's TrainEvalPipelineConfig schema)") from e
-    if not config.HasField("model"):
-        raise PipelineConfigError(f"{source}: no model {{ ssd {{ ... }} }} block; add one")
+            f"{source}:{e}{_no_field_hint(str(e))}; this is not valid for the Object Detection API's "
+            "TrainEvalPipelineConfig schema either: check the field name and its block") from e
+    kind = config.model.WhichOneof("model")
+    if kind is None:
+        raise PipelineConfigError(f"{source}: no model {{ ... }} block (ssd, faster_rcnn or center_net); add one")
+    if kind not in META_ARCHITECTURES:
+        raise PipelineConfigError(f"{source}: model.{kind} is not supported; use model {{ ssd {{ ... }} }}, "
+                                  "faster_rcnn or center_net")
     return config
 
 
+def is_url(path: str) -> bool:
+    """gs://, s3://, hdfs://...: paths only TensorFlow's file system layer can open."""
+    return "://" in path
+
+
 def read_pipeline_config(path: str) -> PipelineProto:
-    text = read_text(path, "pipeline config", error=PipelineConfigError,
-                     not_found_hint="check --pipeline_config_path")
+    if is_url(path):
+        import tensorflow as tf
+
+        try:
+            with tf.io.gfile.GFile(path) as f:
+                text = f.read()
+        except tf.errors.OpError as e:
+            raise PipelineConfigError(f"{path}: cannot read the pipeline config ({e.message})") from e
+    else:
+        text = read_text(path, "pipeline config", error=PipelineConfigError,
+                         not_found_hint="check --pipeline_config_path", encoding="utf-8-sig")
     return parse_pipeline_text(text, source=path)
 
 
@@ -91,12 +94,33 @@ def format_pipeline(config: PipelineProto) -> str:
 
 
 def write_pipeline_config(config: PipelineProto, path: str | os.PathLike[str]) -> None:
-    write_text_atomic(path, format_pipeline(config))
+    """Writes `config` as text, atomically (through TensorFlow's file layer for gs:// and the like)."""
+    text = format_pipeline(config)
+    if is_url(str(path)):
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(str(path), "w") as f:
+            f.write(text)
+    else:
+        write_text_atomic(path, text)
 
 
-def is_url(path: str) -> bool:
-    """gs://, s3://, hdfs://...: paths only TensorFlow's file system layer can open."""
-    return "://" in path
+def meta_architecture(config: PipelineProto) -> str:
+    """'ssd', 'faster_rcnn' or 'center_net'."""
+    return config.model.WhichOneof("model") or ""
+
+
+def model_block(config: PipelineProto):
+    """The model's own block: model.ssd, model.faster_rcnn or model.center_net."""
+    return getattr(config.model, meta_architecture(config))
+
+
+def fixed_input_size(config: PipelineProto) -> tuple[int, int] | None:
+    """(height, width) of a fixed_shape_resizer, else None."""
+    resizer = model_block(config).image_resizer
+    if resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
+        return None
+    return resizer.fixed_shape_resizer.height, resizer.fixed_shape_resizer.width
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,12 +154,17 @@ class Pipeline:
         return [self.resolve(p) for p in paths]
 
     @property
-    def ssd(self):
-        return self.config.model.ssd
+    def meta_architecture(self) -> str:
+        return meta_architecture(self.config)
 
     @property
-    def train_label_map_path(self) -> str:
-        return self.resolve(self.config.train_input_reader.label_map_path)
+    def model(self):
+        """model.ssd, model.faster_rcnn or model.center_net."""
+        return model_block(self.config)
+
+    @property
+    def num_classes_path(self) -> str:
+        return f"model.{self.meta_architecture}.num_classes"
 
     @property
     def eval_input_reader(self) -> pipeline_pb2.InputReader:

@@ -1,8 +1,11 @@
 """Preflight: every mistake in a pipeline.config that would fail a run later, found before it starts.
 
-An FPN model with a 300x300 resizer trains for a while, then dies with "Dimensions must be
+An FPN model with a 300x300 resizer builds, then dies in its first step with "Dimensions must be
 equal, but are 20 and 19"; a wrong num_classes or an empty glob fails hours into a job. Each
-check here yields `field.path: problem; fix`, and all problems are reported together.
+check here yields `field.path: problem; fix`, and all problems are reported together. The
+checks read the config with the OD API's own schema and apply the rules of what the OD API
+builds (od_tools.config.architecture); they need no TensorFlow unless a checkpoint or a remote
+path has to be read.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import glob
-import os
+
+from object_detection.protos import optimizer_pb2, pipeline_pb2
 
 from od_tools.config import architecture
+from od_tools.config import checkpoints
 from od_tools.config.pipeline import PLACEHOLDER, Pipeline, is_url
 from od_tools.label_map import LabelMap, LabelMapError, parse_label_map, read_label_map
-from od_tools.protos import pipeline_pb2
 
 
 class Purpose(enum.Enum):
@@ -65,96 +69,145 @@ def read_label_map_at(path: str) -> LabelMap:
     return read_label_map(path)
 
 
-def _size_problems(field: str, size: int, min_level: int, max_level: int):
+def _fpn_size_problems(field: str, size: int, fe, min_level: int, max_level: int):
     """An input size whose FPN levels would not line up, with the nearest ones that do."""
-    if size <= 0:
-        yield Problem(field, f"{size} is not a valid size", "use a positive multiple of 32, e.g. 320")
-    elif not architecture.fpn_levels_line_up(size, min_level, max_level):
-        top = architecture.fpn_top_level(max_level)
-        lower, upper = architecture.nearest_fpn_sizes(size, max_level)
-        yield Problem(field, f"{size} is not divisible by 2^{top} = {2 ** top}, so the FPN's levels "
-                      f"{min_level}-{top} would not line up (training would fail with 'Dimensions must "
-                      "be equal')", f"use {lower} or {upper}")
-
-
-def _multiple_problems(field: str, size: int, multiple: int, reason: str):
-    if size > 0 and size % multiple:
-        lower, upper = architecture.valid_sizes_near(size, multiple)
-        yield Problem(field, f"{size} is not a multiple of {multiple} ({reason})", f"use {lower} or {upper}")
-
-
-def _model_problems(pipeline: Pipeline, checks: Checks):
-    model = pipeline.config.model
-    if model.WhichOneof("model") != "ssd":
-        yield Problem("model", "no ssd { ... } block", "add model { ssd { ... } } (see README)")
+    if fe.use_explicit_padding:
+        return  # the OD API crops the upsampled maps to fit: any size builds
+    seen = architecture.padded_size(size, fe.pad_to_multiple)
+    if architecture.fpn_levels_line_up(seen, min_level, max_level):
         return
-    ssd = model.ssd
+    top = architecture.fpn_top_level(max_level)
+    lower, upper = architecture.nearest_fpn_sizes(size, max_level)
+    yield Problem(field, f"{size} is not divisible by 2^{top} = {2 ** top}, so the FPN's levels {min_level}-{top} "
+                  "would not line up (training would fail with 'Dimensions must be equal')",
+                  f"use {lower} or {upper} (or set model.ssd.feature_extractor.pad_to_multiple: {2 ** top})")
+
+
+def _bifpn_size_problems(field: str, size: int, fe):
+    stride = 2 ** fe.bifpn.max_level
+    seen = architecture.padded_size(size, fe.pad_to_multiple)
+    if seen % stride:
+        lower, upper = architecture.valid_sizes_near(size, stride)
+        yield Problem(field, f"{size} is not a multiple of 2^{fe.bifpn.max_level} = {stride}, so the BiFPN's levels "
+                      f"{fe.bifpn.min_level}-{fe.bifpn.max_level} would not line up", f"use {lower} or {upper}")
+
+
+def _resizer_sizes(model, checks: Checks, kind: str):
+    """(field, size) of each input dimension the resizer fixes, and problems of the resizer itself."""
+    resizer = model.image_resizer
+    which = resizer.WhichOneof("image_resizer_oneof")
+    rp = f"model.{kind}.image_resizer.{which}"
+    sizes: list[tuple[str, int]] = []
+    problems: list[Problem] = []
+    if which == "fixed_shape_resizer":
+        sizes = [(f"{rp}.height", resizer.fixed_shape_resizer.height), (f"{rp}.width", resizer.fixed_shape_resizer.width)]
+    elif which == "keep_aspect_ratio_resizer":
+        sizes = [(f"{rp}.max_dimension", resizer.keep_aspect_ratio_resizer.max_dimension)]
+        if checks.use_tpu and not resizer.keep_aspect_ratio_resizer.pad_to_max_dimension:
+            problems.append(Problem(f"{rp}.pad_to_max_dimension", "false gives images of varying shape, which TPUs "
+                                    "cannot train on", "set pad_to_max_dimension: true"))
+    if checks.purpose is Purpose.EXPORT and which != "fixed_shape_resizer":
+        problems.append(Problem(f"model.{kind}.image_resizer", f"{which or 'no resizer'} gives no fixed input size, "
+                                "which a TFLite model needs", "use fixed_shape_resizer { height: 320 width: 320 }"))
+    for field, size in sizes:
+        if size <= 0:
+            problems.append(Problem(field, f"{size} is not a valid size", "use a positive size, e.g. 320"))
+    return [(f, s) for f, s in sizes if s > 0], problems
+
+
+def _extractor_problems(kind: str, type_name: str, known: frozenset[str]):
+    field = f"model.{kind}.feature_extractor.type"
+    if type_name in known:
+        return
+    if type_name in architecture.TF1_ONLY:
+        yield Problem(field, f"'{type_name}' is a TF1-only (slim) feature extractor with no TensorFlow 2 implementation "
+                      "in the Object Detection API", f"start from the TF2 model zoo's {architecture.TF1_ONLY[type_name]} "
+                      "config")
+        return
+    import difflib
+
+    close = difflib.get_close_matches(type_name, sorted(known), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(sorted(known))}"
+    yield Problem(field, f"'{type_name}' is not a feature extractor the Object Detection API builds on TensorFlow 2", hint)
+
+
+def _ssd_problems(pipeline: Pipeline, checks: Checks):
+    ssd = pipeline.config.model.ssd
     fe = ssd.feature_extractor
     p = "model.ssd.feature_extractor"
-    if architecture.feature_extractor(fe.type) is None:
-        yield Problem(f"{p}.type", f"'{fe.type}' is unsupported (od_tools builds MobileNet backbones "
-                      "from Model Garden)", f"use one of {', '.join(architecture.supported_types())}")
-    if fe.depth_multiplier <= 0:
-        yield Problem(f"{p}.depth_multiplier", f"{fe.depth_multiplier} must be positive", "use e.g. 1.0 or 0.5")
-    levels = fe.fpn if fe.HasField("fpn") else type(fe.fpn)()
-    min_level, max_level = levels.min_level, levels.max_level
-    lp = f"{p}.fpn"
-    if not architecture.BACKBONE_MIN_LEVEL <= min_level <= architecture.BACKBONE_MAX_LEVEL:
-        yield Problem(f"{lp}.min_level", f"{min_level} is outside the MobileNet's feature levels "
-                      f"{architecture.BACKBONE_MIN_LEVEL}-{architecture.BACKBONE_MAX_LEVEL}", "use 3")
-    if max_level < min_level:
-        yield Problem(f"{lp}.max_level", f"{max_level} is below min_level {min_level}", "use e.g. 7 (or 6)")
-    if levels.additional_layer_depth <= 0:
-        yield Problem(f"{lp}.additional_layer_depth", "must be positive", "use e.g. 128")
-
-    resizer = ssd.image_resizer
-    kind = resizer.WhichOneof("image_resizer_oneof")
-    rp = f"model.ssd.image_resizer.{kind}"
-    if kind == "fixed_shape_resizer":
-        sizes = [("height", resizer.fixed_shape_resizer.height), ("width", resizer.fixed_shape_resizer.width)]
-    elif kind == "keep_aspect_ratio_resizer":
-        sizes = [("max_dimension", resizer.keep_aspect_ratio_resizer.max_dimension)]
-        if checks.use_tpu and not resizer.keep_aspect_ratio_resizer.pad_to_max_dimension:
-            yield Problem(f"{rp}.pad_to_max_dimension", "false gives images of varying shape, which "
-                          "TPUs cannot train on", "set pad_to_max_dimension: true")
-    else:
-        sizes = []
-        yield Problem("model.ssd.image_resizer", f"{kind or 'no resizer'} gives no fixed input size, which "
-                      "the exported (TFLite) model needs", "use fixed_shape_resizer { height: 320 width: 320 }")
-    for name, size in sizes:
-        if min_level <= max_level:
-            yield from _size_problems(f"{rp}.{name}", size, min_level, max_level)
-        if fe.pad_to_multiple > 1:
-            yield from _multiple_problems(f"{rp}.{name}", size, fe.pad_to_multiple,
-                                          f"{p}.pad_to_multiple is {fe.pad_to_multiple}")
-
+    yield from _extractor_problems("ssd", fe.type, architecture.TF2_SSD_EXTRACTORS)
+    if fe.HasField("depth_multiplier") and fe.depth_multiplier <= 0:
+        yield Problem(f"{p}.depth_multiplier", f"{fe.depth_multiplier:g} must be positive", "use e.g. 1.0 or 0.35")
+    sizes, problems = _resizer_sizes(ssd, checks, "ssd")
+    yield from problems
+    smallest = architecture.min_input_size(fe.type)
+    for field, size in sizes:
+        if size < smallest:
+            stride = 2 ** (fe.bifpn.max_level if architecture.is_bifpn(fe.type) else
+                           architecture.fpn_top_level(fe.fpn.max_level) if architecture.is_fpn(fe.type) else 0)
+            upper = architecture.valid_sizes_near(smallest, stride)[1] if stride > 1 else smallest
+            yield Problem(field, f"{size} is below the {smallest} pixels {fe.type} takes at least",
+                          f"use {upper} or more")
+    sizes = [(field, size) for field, size in sizes if size >= smallest]
+    levels = None
+    if architecture.is_fpn(fe.type):
+        levels = (fe.fpn.min_level, fe.fpn.max_level)
+        if fe.fpn.max_level < fe.fpn.min_level:
+            yield Problem(f"{p}.fpn.max_level", f"{fe.fpn.max_level} is below min_level {fe.fpn.min_level}", "use e.g. 7")
+        else:
+            for field, size in sizes:
+                yield from _fpn_size_problems(field, size, fe, fe.fpn.min_level, fe.fpn.max_level)
+    elif architecture.is_bifpn(fe.type):
+        levels = (fe.bifpn.min_level, fe.bifpn.max_level)
+        for field, size in sizes:
+            yield from _bifpn_size_problems(field, size, fe)
     ap = "model.ssd.anchor_generator.multiscale_anchor_generator"
     if ssd.anchor_generator.WhichOneof("anchor_generator_oneof") == "multiscale_anchor_generator":
         anchors = ssd.anchor_generator.multiscale_anchor_generator
-        for name, value, fpn_value in (("min_level", anchors.min_level, min_level),
-                                       ("max_level", anchors.max_level, max_level)):
-            if value != fpn_value:
-                yield Problem(f"{ap}.{name}", f"{value} differs from {lp}.{name} {fpn_value}; "
-                              "anchors must sit on the FPN's levels", f"set both to {fpn_value}")
+        if levels:
+            for name, value, level in (("min_level", anchors.min_level, levels[0]),
+                                       ("max_level", anchors.max_level, levels[1])):
+                if value != level:
+                    pyramid = "fpn" if architecture.is_fpn(fe.type) else "bifpn"
+                    yield Problem(f"{ap}.{name}", f"{value} differs from {p}.{pyramid}.{name} {level}; anchors must "
+                                  "sit on the feature pyramid's levels", f"set both to {level}")
         if anchors.anchor_scale <= 0:
             yield Problem(f"{ap}.anchor_scale", "must be positive", "use e.g. 4.0")
         if anchors.scales_per_octave < 1:
             yield Problem(f"{ap}.scales_per_octave", "must be at least 1", "use e.g. 2")
-        bad_ratios = [r for r in anchors.aspect_ratios if r <= 0]
-        if bad_ratios:
-            yield Problem(f"{ap}.aspect_ratios", f"{bad_ratios} are not positive", "use e.g. 1.0, 2.0, 0.5")
-
+        bad = [r for r in anchors.aspect_ratios if r <= 0]
+        if bad:
+            yield Problem(f"{ap}.aspect_ratios", f"{bad} are not positive", "use e.g. 1.0, 2.0, 0.5")
     matcher = ssd.matcher.argmax_matcher
-    if matcher.unmatched_threshold > matcher.matched_threshold:
+    if ssd.matcher.HasField("argmax_matcher") and matcher.unmatched_threshold > matcher.matched_threshold:
         yield Problem("model.ssd.matcher.argmax_matcher.unmatched_threshold",
-                      f"{matcher.unmatched_threshold} exceeds matched_threshold {matcher.matched_threshold}",
+                      f"{matcher.unmatched_threshold:g} exceeds matched_threshold {matcher.matched_threshold:g}",
                       "make it at most matched_threshold")
     nms = ssd.post_processing.batch_non_max_suppression
     np_ = "model.ssd.post_processing.batch_non_max_suppression"
     if not 0 < nms.iou_threshold <= 1:
-        yield Problem(f"{np_}.iou_threshold", f"{nms.iou_threshold} is outside (0, 1]", "use e.g. 0.6")
+        yield Problem(f"{np_}.iou_threshold", f"{nms.iou_threshold:g} is outside (0, 1]", "use e.g. 0.6")
     if nms.max_total_detections < 1:
         yield Problem(f"{np_}.max_total_detections", "must be at least 1", "use e.g. 100")
+
+
+def _model_problems(pipeline: Pipeline, checks: Checks):
+    kind = pipeline.meta_architecture
+    if checks.purpose is Purpose.EXPORT and kind not in architecture.TFLITE_META_ARCHITECTURES:
+        yield Problem(f"model.{kind}", "the Object Detection API exports only SSD and CenterNet models to TFLite "
+                      "(export_tflite_graph_lib_tf2)", "export a model { ssd { ... } } or center_net config; "
+                      "for serving this model, use the SavedModel of exporter_main_v2")
+        return
+    if kind == "ssd":
+        yield from _ssd_problems(pipeline, checks)
+    elif kind == "faster_rcnn":
+        yield from _extractor_problems(kind, pipeline.model.feature_extractor.type,
+                                       architecture.TF2_FASTER_RCNN_EXTRACTORS)
+        yield from _resizer_sizes(pipeline.model, checks, kind)[1]
+    elif kind == "center_net":
+        yield from _extractor_problems(kind, pipeline.model.feature_extractor.type,
+                                       architecture.TF2_CENTER_NET_EXTRACTORS)
+        yield from _resizer_sizes(pipeline.model, checks, kind)[1]
 
 
 def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap], checks: Checks):
@@ -166,8 +219,9 @@ def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap], che
         field = f"{name}.label_map_path"
         if not reader.label_map_path:
             continue
-        if reader.label_map_path == PLACEHOLDER:
-            yield Problem(field, f"still {PLACEHOLDER}", f"set it, e.g. --override {field}=data/label_map.pbtxt")
+        if reader.label_map_path.startswith(PLACEHOLDER):
+            yield Problem(field, f"still {reader.label_map_path}",
+                          f"set it, e.g. --override {field}=data/label_map.pbtxt")
             continue
         resolved = pipeline.resolve(reader.label_map_path)
         if is_url(resolved) and not checks.remote:
@@ -176,10 +230,10 @@ def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap], che
             maps[field] = read_label_map_at(resolved)
         except LabelMapError as e:
             yield Problem(field, str(e), "fix the label map or the path")
-    declared = pipeline.config.model.ssd.num_classes
+    declared = pipeline.model.num_classes
     if not maps:
         if not declared and not any(r.label_map_path for _, r in readers):
-            yield Problem("train_input_reader.label_map_path", "not set, and model.ssd.num_classes is 0",
+            yield Problem("train_input_reader.label_map_path", f"not set, and {pipeline.num_classes_path} is 0",
                           "set one (--override train_input_reader.label_map_path=data/label_map.pbtxt)")
         return
     if len({tuple((i.id, i.name) for i in m.items) for m in maps.values()}) > 1:
@@ -188,10 +242,10 @@ def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap], che
     first_field, first = next(iter(maps.items()))
     label_maps["label_map"] = first
     if declared and declared != first.num_classes:
-        yield Problem("model.ssd.num_classes",
-                      f"{declared} but {first_field} has {first.num_classes} classes (ids up to "
-                      f"{first.num_classes})", f"set num_classes: {first.num_classes}, or 0 to take it "
-                      f"from the label map (--override model.ssd.num_classes={first.num_classes})")
+        yield Problem(pipeline.num_classes_path,
+                      f"{declared} but {first_field} has {first.num_classes} classes (ids up to {first.num_classes})",
+                      f"set num_classes: {first.num_classes}, or 0 to take it from the label map "
+                      f"(--override {pipeline.num_classes_path}={first.num_classes})")
 
 
 def _input_problems(reader: pipeline_pb2.InputReader, name: str, pipeline: Pipeline, checks: Checks):
@@ -201,8 +255,8 @@ def _input_problems(reader: pipeline_pb2.InputReader, name: str, pipeline: Pipel
         yield Problem(field, "no input files", f"set it to your TFRecord glob (--override {field}=data/train.tfrecord-*)")
     for index, pattern in enumerate(paths):
         where = f"{field}[{index}]" if len(paths) > 1 else field
-        if pattern == PLACEHOLDER:
-            yield Problem(where, f"still {PLACEHOLDER}", f"set it, e.g. --override {field}=data/records-*")
+        if pattern.startswith(PLACEHOLDER):
+            yield Problem(where, f"still {pattern}", f"set it, e.g. --override {field}=data/records-*")
             continue
         resolved = pipeline.resolve(pattern)
         if is_url(resolved) and not checks.remote:
@@ -215,40 +269,6 @@ def _input_problems(reader: pipeline_pb2.InputReader, name: str, pipeline: Pipel
         if not found:
             yield Problem(where, f"'{pattern}' matches no files (looked for {resolved})",
                           "check the path or glob; build or convert the data first")
-
-
-def _checkpoint_layout_problem(path: str, field: str):
-    """A checkpoint whose variables Model Garden's RetinaNet cannot read (e.g. an OD API one)."""
-    import tensorflow as tf
-
-    try:
-        names = [name for name, _ in tf.train.list_variables(path)]
-    except (tf.errors.OpError, ValueError) as e:
-        return Problem(field, f"'{path}' is not a readable TF2 checkpoint ({type(e).__name__})",
-                       "point it at a checkpoint prefix such as .../ckpt-600")
-    if any("_feature_extractor" in n or "_box_predictor" in n for n in names):
-        return Problem(field, f"'{path}' is an Object Detection API checkpoint, whose variable layout "
-                       "Model Garden's RetinaNet cannot load", "fine-tune from an od_tools or Model Garden "
-                       "checkpoint, or clear it to train from scratch (--override train_config.fine_tune_checkpoint=)")
-    if not any(n.startswith(("model/_backbone/", "backbone/")) for n in names):
-        return Problem(field, f"'{path}' holds no Model Garden backbone variables",
-                       "use a checkpoint written by od_tools training or Model Garden")
-    return None
-
-
-def resolve_checkpoint(path: str) -> str | None:
-    """A checkpoint prefix for `path` (a prefix, or a folder with a `checkpoint` file), or None."""
-    if is_url(path):
-        import tensorflow as tf
-
-        if tf.io.gfile.isdir(path):
-            return tf.train.latest_checkpoint(path)
-        return path if tf.io.gfile.exists(path + ".index") else None
-    if os.path.isdir(path):
-        import tensorflow as tf
-
-        return tf.train.latest_checkpoint(path)
-    return path if os.path.exists(path + ".index") else None
 
 
 def _train_problems(pipeline: Pipeline, checks: Checks):
@@ -270,12 +290,15 @@ def _train_problems(pipeline: Pipeline, checks: Checks):
     if checks.use_tpu and train.max_number_of_boxes < 1:
         yield Problem(f"{p}.max_number_of_boxes", "must be positive on TPU (ground truth is padded to it)",
                       "use e.g. 100")
+    if train.load_all_detection_checkpoint_vars:
+        yield Problem(f"{p}.load_all_detection_checkpoint_vars", "is a TF1 option the TF2 trainer refuses",
+                      "remove it (fine_tune_checkpoint_type decides what is restored)")
     yield from _input_problems(pipeline.config.train_input_reader, "train_input_reader", pipeline, checks)
     if train.fine_tune_checkpoint:
         yield from _fine_tune_problems(pipeline, checks)
 
 
-def _lr_problems(lr: pipeline_pb2.LearningRate, path: str):
+def _lr_problems(lr: optimizer_pb2.LearningRate, path: str):
     kind = lr.WhichOneof("learning_rate")
     if kind is None:
         yield Problem(path, "no schedule given", "add e.g. cosine_decay_learning_rate { ... }")
@@ -285,9 +308,9 @@ def _lr_problems(lr: pipeline_pb2.LearningRate, path: str):
         if c.warmup_steps and c.warmup_learning_rate > c.learning_rate_base:
             yield Problem(f"{q}.warmup_learning_rate", f"{c.warmup_learning_rate:g} exceeds learning_rate_base "
                           f"{c.learning_rate_base:g}", "warm up towards the base rate from below")
-        if c.total_steps <= c.warmup_steps + c.hold_base_rate_steps:
-            yield Problem(f"{q}.total_steps", f"{c.total_steps} leaves no steps after warmup_steps "
-                          f"{c.warmup_steps} + hold_base_rate_steps {c.hold_base_rate_steps}",
+        if c.total_steps < c.warmup_steps + c.hold_base_rate_steps:
+            yield Problem(f"{q}.total_steps", f"{c.total_steps} is less than warmup_steps {c.warmup_steps} + "
+                          f"hold_base_rate_steps {c.hold_base_rate_steps}",
                           "make total_steps larger (usually train_config.num_steps)")
     elif kind == "manual_step_learning_rate":
         steps = [s.step for s in lr.manual_step_learning_rate.schedule]
@@ -298,28 +321,62 @@ def _lr_problems(lr: pipeline_pb2.LearningRate, path: str):
             yield Problem(f"{path}.{kind}.decay_steps", "must be at least 1", "use e.g. 1000")
 
 
+# What fine_tune_checkpoint_type restores (restore_from_objects of the OD API's models), and the
+# root of the checkpoint each one reads: detection checkpoints hold `model/...` (what
+# model_main_tf2 writes, the zoo's checkpoint/ckpt-0), classification ones `feature_extractor/...`.
+FINE_TUNE_ROOTS = {"detection": "model/", "full": "model/", "classification": "feature_extractor/"}
+
+
 def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
     train = pipeline.config.train_config
     field = "train_config.fine_tune_checkpoint"
-    if train.fine_tune_checkpoint == PLACEHOLDER:
-        yield Problem(field, f"still {PLACEHOLDER}", "set a checkpoint prefix (.../ckpt-600) or clear it to train "
-                      f"from scratch (--override {field}=)")
+    if train.fine_tune_checkpoint.startswith(PLACEHOLDER):
+        yield Problem(field, f"still {train.fine_tune_checkpoint}", "set a checkpoint (a model-zoo folder, a "
+                      f"model_dir or .../checkpoint/ckpt-0), or clear it to train from scratch (--override {field}=)")
         return
-    kind = train.fine_tune_checkpoint_type
-    if kind and kind not in ("detection", "classification", "full"):
-        yield Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' is unknown",
-                      "use 'detection' (whole detector) or 'classification' (backbone only)")
+    kind = train.fine_tune_checkpoint_type or ("detection" if train.from_detection_checkpoint else "classification")
+    if kind not in FINE_TUNE_ROOTS:
+        yield Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' is not one the OD API's TF2 loop restores",
+                      "use 'detection' (a detection model's checkpoint, e.g. a model-zoo download), "
+                      "'classification' (a classification backbone's) or 'full'")
+        return
     path = pipeline.resolve(train.fine_tune_checkpoint)
     if is_url(path) and not checks.remote:
         return
-    prefix = resolve_checkpoint(path)
-    if prefix is None:
-        yield Problem(field, f"no checkpoint at '{train.fine_tune_checkpoint}' (looked for {path}.index)",
-                      "give a checkpoint prefix such as model_dir/ckpt-600, or a folder holding one")
+    found = checkpoints.locate(path)
+    if found is None:
+        yield Problem(field, f"no checkpoint at '{train.fine_tune_checkpoint}' (looked for {path}.index, or a "
+                      "`checkpoint` file in it or in its checkpoint/ folder)",
+                      "give a model-zoo folder, a model_dir or a ckpt-N prefix such as .../checkpoint/ckpt-0")
         return
-    problem = _checkpoint_layout_problem(prefix, field)
+    problem = _checkpoint_format_problem(found.prefix, field, kind)
     if problem:
         yield problem
+
+
+def _checkpoint_format_problem(prefix: str, field: str, kind: str) -> Problem | None:
+    """A checkpoint the TF2 trainer cannot restore from: unreadable, TF1 (name-based), or of
+    another kind than fine_tune_checkpoint_type says (the zoo's TF2 configs say 'classification'
+    while users point them at the zoo's detection checkpoints)."""
+    import tensorflow as tf
+
+    try:
+        names = {name for name, _ in tf.train.list_variables(prefix)}
+    except (tf.errors.OpError, ValueError) as e:
+        return Problem(field, f"'{prefix}' is not a readable checkpoint ({type(e).__name__})",
+                       "copy the whole checkpoint (ckpt-N.index and every ckpt-N.data-* file)")
+    if "_CHECKPOINTABLE_OBJECT_GRAPH" not in names:
+        return Problem(field, f"'{prefix}' is a TF1 (name-based) checkpoint, which the TF2 trainer cannot restore",
+                       "fine-tune from a TF2 model-zoo checkpoint (checkpoint/ckpt-0) or a TF2 model_dir")
+    root = FINE_TUNE_ROOTS[kind]
+    if not any(name.startswith(root) for name in names):
+        actual = next((k for k, r in FINE_TUNE_ROOTS.items() if any(n.startswith(r) for n in names)), None)
+        what = f"a {actual} checkpoint" if actual else "a checkpoint of neither kind"
+        fix = (f"set train_config.fine_tune_checkpoint_type: \"{actual}\"" if actual else
+               "give a model-zoo checkpoint (checkpoint/ckpt-0) or a model_dir training wrote")
+        return Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' restores {root}... variables, but "
+                       f"'{prefix}' is {what}", fix)
+    return None
 
 
 def _eval_problems(pipeline: Pipeline, checks: Checks):

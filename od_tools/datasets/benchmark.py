@@ -1,9 +1,10 @@
 """Conversion throughput: our converter vs a naive re-encoding converter vs copying the bytes.
 
-    bazel run //od_tools/datasets:benchmark -- --num_images=1000 [--image_size=512] [--num_workers=0]
+    bazel run //od_tools/datasets:benchmark -- --num_images=1000 [--image_size=512] [--num_workers=0] [--repeats=3]
 
 Generates N JPEGs with their COCO annotations (the demo generator), then measures in one run,
-on the same warm files, and prints images/s and MB/s (of JPEG input) for:
+on the same warm files, each method --repeats times in turns (the fastest run counts), and
+prints images/s and MB/s (of JPEG input) for:
 
 * raw copy      reading every image and writing the bytes to one file: the I/O floor;
 * naive         one process: decode each image, re-encode it as JPEG, build and write the
@@ -13,13 +14,15 @@ on the same warm files, and prints images/s and MB/s (of JPEG input) for:
                 included), with its default decode check and with --image_check=header.
 
 TensorFlow is imported before any timing starts; everything else is inside the timings. CPU
-time per image (all processes) is printed too: unlike wall time it does not depend on what
-else the machine is running.
+time per image is printed too, for this process and for the worker processes: unlike wall time
+it does not depend on what else the machine is running, and this process's share (reading the
+annotations, writing the shards) is what the workers cannot take over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -34,13 +37,16 @@ from absl import flags
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 from od_tools.datasets import demo
-from od_tools.datasets.convert import available_cores, worker_count
+from od_tools.datasets.parallel import available_cores, worker_count
 from od_tools.datasets.create import CreateRequest, create_tf_records
 
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1000, "Images to generate and convert.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 512, "Width and height of the generated JPEGs.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Worker processes of the converter; 0: every core.")
 _WORK_DIR = flags.DEFINE_string("work_dir", None, "Scratch folder (default: a temporary one, removed after).")
+_REPEATS = flags.DEFINE_integer(
+    "repeats", 3, "Runs of each method, taken in turns; the fastest counts (another process waking up slows "
+    "one run, not the result).")
 
 
 def raw_copy(paths: Sequence[str], output: str) -> None:
@@ -93,15 +99,16 @@ def ours(coco_json: str, image_dir: str, output_dir: str, image_check: str) -> N
                                     num_workers=_NUM_WORKERS.value, image_check=image_check), out=io.StringIO())
 
 
-def timed(work: Callable[[], object]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and of the worker processes it waited for)."""
-    def cpu() -> float:
-        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def timed(work: Callable[[], object]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds of this process, of the worker processes it waited for)."""
+    def cpu(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
 
-    started, cpu_started = time.perf_counter(), cpu()
+    started, own, workers = time.perf_counter(), cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
     work()
-    return time.perf_counter() - started, cpu() - cpu_started
+    return (time.perf_counter() - started, cpu(resource.RUSAGE_SELF) - own,
+            cpu(resource.RUSAGE_CHILDREN) - workers)
 
 
 def main(argv: Sequence[str]) -> None:
@@ -127,23 +134,31 @@ def main(argv: Sequence[str]) -> None:
         out = os.path.join(work, "out")
         os.makedirs(out, exist_ok=True)
         workers = worker_count(_NUM_WORKERS.value, len(paths))
-        results = [
-            ("raw copy", timed(lambda: raw_copy(paths, os.path.join(out, "copy.bin")))),
+        methods: list[tuple[str, Callable[[str], object]]] = [
+            ("raw copy", lambda run: raw_copy(paths, os.path.join(out, f"copy{run}.bin"))),
             ("naive (1 process, decode + re-encode)",
-             timed(lambda: naive_convert(coco_json, image_dir, os.path.join(out, "naive.tfrecord")))),
+             lambda run: naive_convert(coco_json, image_dir, os.path.join(out, f"naive{run}.tfrecord"))),
             (f"create_tf_record ({workers} workers, decode check)",
-             timed(lambda: ours(coco_json, image_dir, os.path.join(out, "decode"), "decode"))),
+             lambda run: ours(coco_json, image_dir, os.path.join(out, f"decode{run}"), "decode")),
             (f"create_tf_record ({workers} workers, --image_check=header)",
-             timed(lambda: ours(coco_json, image_dir, os.path.join(out, "header"), "header"))),
+             lambda run: ours(coco_json, image_dir, os.path.join(out, f"header{run}"), "header")),
         ]
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in methods}
+        for run in range(max(1, _REPEATS.value)):
+            for name, method in methods:
+                runs[name].append(timed(functools.partial(method, str(run))))
+        results = [(name, min(runs[name])) for name, _ in methods]
     baseline = results[1][1][0]
-    print(f"\n{len(paths)} JPEGs, {spec.image_size}x{spec.image_size}, {megabytes:.1f} MB; "
-          f"{available_cores()} core(s) available; load average {os.getloadavg()[0]:.1f} (other processes "
-          "compete for the cores when it exceeds their number)")
-    print(f"  {'method':<52} {'seconds':>8} {'images/s':>9} {'MB/s':>7} {'vs naive':>9} {'CPU ms/image':>13}")
-    for name, (seconds, cpu_seconds) in results:
+    print(f"\n{len(paths)} JPEGs, {spec.image_size}x{spec.image_size}, {megabytes:.1f} MB; fastest of "
+          f"{max(1, _REPEATS.value)} runs each; {available_cores()} core(s) available; load average "
+          f"{os.getloadavg()[0]:.1f} (other processes compete for the cores when it exceeds their number)")
+    print(f"  {'method':<52} {'seconds':>8} {'images/s':>9} {'MB/s':>7} {'vs naive':>9} "
+          f"{'CPU ms/image: this process + workers':>37}")
+    for name, (seconds, own_cpu, workers_cpu) in results:
+        per_image = 1000 / len(paths)
         print(f"  {name:<52} {seconds:8.2f} {len(paths) / seconds:9.1f} {megabytes / seconds:7.1f} "
-              f"{baseline / seconds:8.2f}x {1000 * cpu_seconds / len(paths):13.2f}")
+              f"{baseline / seconds:8.2f}x {own_cpu * per_image:18.2f} + {workers_cpu * per_image:5.2f} = "
+              f"{(own_cpu + workers_cpu) * per_image:5.2f}")
 
 
 if __name__ == "__main__":

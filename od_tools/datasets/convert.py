@@ -2,8 +2,8 @@
 
 Used by create_tf_record, inspect_tf_record (--fix) and the demo dataset. Workers validate
 images and serialize the tf.Examples (no TensorFlow there); this process writes them in input
-order (`Pool.imap`), so the output bytes depend only on the inputs and the seed, never on the
-worker count. Nothing is published until everything succeeded (see `writer`).
+order (`parallel.ordered_map`), so the output bytes depend only on the inputs and the seed, never
+on the worker count. Nothing is published until everything succeeded (see `writer`).
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import itertools
-import multiprocessing
-import multiprocessing.pool
 import os
 import signal
 import sys
 import threading
 import time
-from typing import IO, Any, Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_path
 from od_tools.common.progress import Progress
+from od_tools.datasets.parallel import Mapper, ordered_map, worker_count
 from od_tools.datasets.records import ImageRecord
 from od_tools.datasets.report import Report, SplitStats, skipped_breakdown
 from od_tools.datasets.tf_example import serialize_example
@@ -33,10 +31,6 @@ from od_tools.label_map import LabelMap, format_android_labels, format_label_map
 
 LABEL_MAP_NAME = "label_map.pbtxt"
 ANDROID_LABELS_NAME = "labelmap.txt"
-# Fewer records than this per worker do not repay starting a process.
-MIN_RECORDS_PER_WORKER = 8
-CHUNK_SIZE = 8
-WINDOW = 512  # records in flight per window of the worker pool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +53,7 @@ class Settings:
     report_path: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    split: dict[str, Any] | None = None  # how a --val_fraction split kept images together
 
 
 def process_record(record: ImageRecord, context: ValidationContext) -> Processed:
@@ -77,72 +72,8 @@ def validation_context(label_map: LabelMap, image_check: str = "decode") -> Vali
                              id_to_name={item.id: item.name for item in label_map.items}, image_check=image_check)
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def worker_count(requested: int, total_records: int) -> int:
-    wanted = requested if requested > 0 else available_cores()
-    return max(1, min(wanted, total_records // MIN_RECORDS_PER_WORKER))
-
-
-def _init_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them and cleans up, and die at once
-    on SIGTERM (how Pool.terminate stops them) instead of running a handler inherited by fork."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-Mapper = Callable[[Callable[[ImageRecord], Processed], Iterable[ImageRecord]], Iterator[Processed]]
-
-
-def _start_method() -> str:
-    """fork where there is one: workers start in milliseconds instead of re-importing everything.
-
-    Safe here although this process may have loaded TensorFlow (whose thread pools a fork does
-    not copy): workers only decode images with PIL, hash and serialize bytes, never call TensorFlow, and
-    the pool is created before TensorFlow is loaded whenever the input does not need it.
-    """
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-
-
-def _windowed(pool: multiprocessing.pool.Pool, function: Callable[[ImageRecord], Processed],
-              records: Iterable[ImageRecord]) -> Iterator[Processed]:
-    """pool.imap over a bounded window of records at a time (the next one already queued), so a
-    stream of records with their images never piles up in the task queue."""
-    iterator = iter(records)
-    pending = None
-    while True:
-        window = list(itertools.islice(iterator, WINDOW))
-        current = pool.imap(function, window, chunksize=CHUNK_SIZE) if window else None
-        if pending is not None:
-            yield from pending
-        if current is None:
-            return
-        pending = current
-
-
 @contextlib.contextmanager
-def ordered_map(num_workers: int, log: IO[str]) -> Iterator[Mapper]:
-    """`map` in input order, across `num_workers` processes (1: in this process)."""
-    if num_workers <= 1:
-        yield map
-        return
-    try:
-        pool = multiprocessing.get_context(_start_method()).Pool(num_workers, initializer=_init_worker)
-    except OSError as e:
-        print(f"warning: cannot start worker processes ({e}); working in one process", file=log)
-        yield map
-        return
-    with pool:
-        yield functools.partial(_windowed, pool)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
+def terminate_as_interrupt() -> Iterator[None]:
     """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so temporary shards are removed."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -262,13 +193,14 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
             raise UserError(f"{split.name}: no images to convert (empty dataset)")
     _check_prefixes(splits)
     report = Report(tool=settings.tool, inputs=settings.inputs, options=settings.options, label_map=label_map,
-                    label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits})
+                    label_map_origin=label_map_origin, splits={s.name: SplitStats(s.name) for s in splits},
+                    split=settings.split)
     workers = worker_count(settings.num_workers, sum(len(s.records) for s in splits))
     try:
         with contextlib.ExitStack() as stack:
             # Workers fork first: before TensorFlow loads (writers) and before the SIGTERM handler.
             ordered = stack.enter_context(ordered_map(workers, log))
-            stack.enter_context(_terminate_as_interrupt())
+            stack.enter_context(terminate_as_interrupt())
             writers = _open_writers(splits, report.splits, stack)
             started = time.monotonic()
             _convert_all(splits, ordered, validation_context(label_map, settings.image_check), writers, report,

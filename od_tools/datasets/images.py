@@ -5,11 +5,16 @@ decode, at almost no cost. The header says nothing about the data after it, and 
 damaged JPEG only fails when the training input pipeline decodes it, hours later. Two checks:
 
 * "decode" (the default): every image is decoded once. JPEG: libjpeg decodes with DCT scaling
-  at 1/8 size (`draft`); it still entropy-decodes every block and reads every table, so it
-  fails exactly where TensorFlow's decoder fails (truncation, a missing end marker, damaged
-  Huffman tables; the tests hold both decoders to that), at ~70% of a full decode's CPU.
-  PNG: every chunk's CRC is checked (`verify`; TensorFlow's libpng enforces them too), then
-  the image is decoded.
+  at 1/8 size, luminance only (`draft("L")`); it still entropy-decodes every block of every
+  component and reads every table, and must reach the end-of-image marker within the data as
+  TensorFlow's decoder must (PIL alone stops at the last pixel), so it fails exactly where
+  TensorFlow's decoder fails (truncation, a missing end marker, damaged tables or markers; the
+  tests hold both decoders to that on thousands of randomly damaged images), at ~65% of a
+  full decode's CPU: what is left is the entropy decoding itself.
+  PNG: every chunk's CRC is checked (`verify`, plus IEND's; TensorFlow's libpng enforces them
+  too), and so are the critical chunks libpng knows and the compressed stream's end, then the
+  image is decoded. No PNG TensorFlow refuses passes; a PNG whose chunks all have valid CRCs
+  but whose stream is damaged only after the last row is refused although libpng decodes it.
 * "header": the header, plus proof the data is complete: a JPEG's end-of-image marker after
   its last scan, a PNG's chunk CRCs through IEND. Catches truncated copies and downloads and
   non-images at a small fraction of the cost, but not a JPEG whose tables are damaged inside.
@@ -21,8 +26,10 @@ Only JPEG and PNG pass: they are what the Object Detection API and Model Garden 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import warnings
+import zlib
 
 from PIL import Image, UnidentifiedImageError
 
@@ -64,7 +71,56 @@ def _open(data: bytes) -> Image.Image:
 
 
 CHECKS = ("decode", "header")
-_JPEG_SCAN, _JPEG_END = b"\xff\xda", b"\xff\xd9"
+_JPEG_START, _JPEG_SCAN, _JPEG_END = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+# Appended to a JPEG for the decode check. TensorFlow's decoder fails when libjpeg needs data
+# past the end on its way to the end-of-image marker; PIL's stops as soon as it has every pixel.
+# Past the end libjpeg now finds a marker it must refuse (0x02), whatever it was doing: a damaged
+# marker segment's length (65535 at most) still ends inside this.
+_JPEG_PAST_END = b"\xff\x02" * 32769
+_PNG_CRITICAL = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}  # the critical chunks libpng knows
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, start of data, length) of every chunk up to IEND; PIL's verify checked their CRCs."""
+    chunks, at = [], 8
+    while at + 8 <= len(data):
+        kind, length = data[at + 4:at + 8], int.from_bytes(data[at:at + 4], "big")
+        chunks.append((kind, at + 8, length))
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    return chunks
+
+
+def _png_stream_problem(data: bytes, chunks: list[tuple[bytes, int, int]]) -> str | None:
+    """The compressed pixel data must run to its own end (its checksum verified): libpng refuses
+    a stream that stops after the rows PIL needs. (libpng lets pass some streams damaged only
+    after the last row; this refuses them too, the safe side for training.)"""
+    stream = zlib.decompressobj()
+    try:
+        for kind, start, length in chunks:
+            pending = data[start:start + length] if kind == b"IDAT" else b""
+            while pending and not stream.eof:
+                stream.decompress(pending, 1 << 20)  # in slices: the pixels themselves are not kept
+                pending = stream.unconsumed_tail
+    except zlib.error as e:
+        return f"its compressed pixel data is damaged: {e}"
+    return None if stream.eof else "its compressed pixel data ends early"
+
+
+def _png_problem(data: bytes, decode: bool) -> str | None:
+    """What libpng (TensorFlow's decoder) refuses and PIL lets pass: an IEND chunk cut short or
+    with a wrong CRC (PIL checks every CRC but IEND's), an unknown critical chunk, and (when
+    decoding) a compressed stream that stops after the last row but before its own end."""
+    chunks = _png_chunks(data)
+    kind, start, length = chunks[-1] if chunks else (b"", 0, 0)
+    stored_crc = data[start + length:start + length + 4]
+    if kind != b"IEND" or stored_crc != zlib.crc32(data[start - 4:start + length]).to_bytes(4, "big"):
+        return "its IEND chunk is damaged"
+    unknown = sorted({kind for kind, _, _ in chunks if kind[:1].isupper() and kind not in _PNG_CRITICAL})
+    if unknown:
+        return f"unknown critical chunk {unknown[0].decode('latin-1')!r}"
+    return _png_stream_problem(data, chunks) if decode else None
 
 
 def _orientation(image: Image.Image, loaded: bool) -> int:
@@ -77,19 +133,22 @@ def probe(data: bytes, check: str = "decode") -> ImageInfo:
     """Format, size and orientation of an encoded image; raises ImageProblem if it is unusable."""
     if not data:
         raise ImageProblem("image_corrupt", "empty file")
-    image = _open(data)
+    decode = check == "decode"
+    image = _open(data + _JPEG_PAST_END if decode and data.startswith(_JPEG_START) else data)
     image_format = FORMATS.get(image.format or "")
     if image_format is None:
         raise ImageProblem(
             "image_unsupported", f"{image.format} image; TFRecords for detection hold JPEG or PNG: convert it")
     width, height = image.size
-    decode = check == "decode"
     try:
         if image_format == "png":
             image.verify()  # chunk CRCs; leaves the image unusable, so reopen it
+            problem = _png_problem(data, decode)
+            if problem:
+                raise ImageProblem("image_corrupt", f"PNG data does not decode ({problem})")
             image = Image.open(io.BytesIO(data))
         elif decode:
-            image.draft(None, (1, 1))
+            image.draft("L", (1, 1))  # colour JPEGs only: others keep their mode
         elif not 0 <= data.rfind(_JPEG_SCAN) < data.rfind(_JPEG_END):
             # Entropy-coded data never holds these markers (0xFF is stuffed), so an end marker
             # after the last scan header means the last scan is complete.
@@ -100,6 +159,20 @@ def probe(data: bytes, check: str = "decode") -> ImageInfo:
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageProblem("image_corrupt", f"{image_format.upper()} data does not decode ({e})") from e
     return ImageInfo(image_format, width, height, orientation)
+
+
+def pixel_digest(data: bytes) -> str | None:
+    """sha256 of the size and RGB pixels (as a detector gets them: stored orientation, no alpha):
+    equal for copies that differ only in metadata or lossless re-compression. None if the image
+    does not decode (validation skips it)."""
+    try:
+        with _open(data) as image:
+            pixels = image.convert("RGB")
+    except (ImageProblem, OSError, SyntaxError, ValueError, EOFError):
+        return None
+    digest = hashlib.sha256(f"{pixels.width}x{pixels.height}:".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
 
 
 def swaps_axes(orientation: int) -> bool:

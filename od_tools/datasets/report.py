@@ -115,7 +115,8 @@ class IssueLog:
 
     def to_json(self) -> dict[str, Any]:
         return {name: {"action": kind.action.value, "count": self.counts[name], "meaning": kind.meaning,
-                       "examples": self.examples.get(name, [])} for name, kind in KINDS.items()}
+                       "examples": self.examples.get(name, [])}
+                for name, kind in KINDS.items() if kind.always_listed or self.counts[name]}
 
 
 @dataclasses.dataclass
@@ -129,6 +130,7 @@ class Report:
     issues: IssueLog = dataclasses.field(default_factory=IssueLog)
     outputs: dict[str, Any] = dataclasses.field(default_factory=dict)
     written: bool = False
+    split: dict[str, Any] | None = None   # a --val_fraction split: the images it kept together
 
     def totals(self) -> dict[str, int]:
         splits = self.splits.values()
@@ -141,7 +143,9 @@ class Report:
                 "objects_dropped": objects_read - objects_written}
 
     def to_json(self, relative_to: str | None = None) -> dict[str, Any]:
-        """The report as JSON data; output paths relative to `relative_to` (the report's folder)."""
+        """The report as JSON data; output paths relative to `relative_to` (the report's folder).
+        `split` appears only for a --val_fraction split, so other reports keep their bytes."""
+        split = {"split": self.split} if self.split is not None else {}
         return {
             "tool": self.tool,
             "written": self.written,
@@ -151,6 +155,7 @@ class Report:
             "label_map": {"origin": self.label_map_origin,
                           "classes": [{"id": i.id, "name": i.name} for i in self.label_map.items]},
             "totals": self.totals(),
+            **split,
             "splits": {name: stats.to_json(self.label_map) for name, stats in self.splits.items()},
             "issues": self.issues.to_json(),
             "outputs": {key: _relative(path, relative_to) for key, path in self.outputs.items()},
@@ -177,6 +182,8 @@ class Report:
             rows.append((s.name, str(s.images_written), str(s.objects_written),
                          str(s.images_read - s.images_written), output))
         lines += _table(rows)
+        if self.split is not None:
+            lines.append(split_line(self.split))
         lines.append(f"classes ({self.label_map_origin}):")
         class_rows = [("id", "name") + tuple(s.name for s in splits)]
         for item in self.label_map.items:
@@ -203,6 +210,19 @@ class Report:
         for key, value in self.outputs.items():
             lines.append(f"{key}: {value}")
         return "\n".join(lines)
+
+
+def split_line(split: dict[str, Any]) -> str:
+    """e.g. "split: 14 images to val (14 wanted, seed 0); kept together: 5 groups of 11 images (same
+    bytes 4, --split_by 1, 66 names unmatched)"."""
+    line = (f"split: {split['val_images']} images to val ({split['val_images_wanted']} wanted, seed "
+            f"{split['seed']}); kept together: {split['groups_kept_together']} groups of "
+            f"{split['images_in_groups']} images (same bytes {split['same_bytes_groups']}")
+    if split["same_image"] == "pixels":
+        line += f", same pixels {split['same_pixels_groups']}"
+    if split["split_by"] is not None:
+        line += f", --split_by {split['split_by_groups']}, {split['split_by_unmatched']} names unmatched"
+    return line + ")"
 
 
 def _relative(path: str, start: str | None) -> str:

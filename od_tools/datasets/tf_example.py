@@ -37,7 +37,12 @@ BOX_KEYS = (XMIN, YMIN, XMAX, YMAX)
 PER_OBJECT_KEYS = BOX_KEYS + (CLASS_TEXT, CLASS_LABEL, IS_CROWD, AREA, DIFFICULT)
 
 
+_ONE_BYTE = tuple(bytes([value]) for value in range(0x80))
+
+
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     value &= (1 << 64) - 1  # int64 two's complement, as protobuf encodes negative numbers
     out = bytearray()
     while value >= 0x80:
@@ -52,16 +57,43 @@ def _field(number: int, payload: bytes) -> bytes:
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
-def _bytes_list(values: Sequence[bytes]) -> bytes:      # Feature.bytes_list = 1
-    return _field(1, b"".join(_field(1, v) for v in values))
+# A message being built as the pieces to join and their total length: the image bytes, most of
+# every record, are copied once (by the final join) instead of once per level of nesting.
+Pieces = tuple[list[bytes], int]
 
 
-def _float_list(values: Sequence[float]) -> bytes:      # Feature.float_list = 2, packed
-    return _field(2, _field(1, struct.pack(f"<{len(values)}f", *values)) if values else b"")
+def _delimited(number: int, pieces: Pieces) -> Pieces:
+    """`pieces` as a length-delimited field (wire type 2)."""
+    parts, length = pieces
+    head = _varint(number << 3 | 2) + _varint(length)
+    return [head, *parts], len(head) + length
 
 
-def _int64_list(values: Sequence[int]) -> bytes:        # Feature.int64_list = 3, packed
-    return _field(3, _field(1, b"".join(_varint(v) for v in values)) if values else b"")
+def _bytes_list(values: Sequence[bytes]) -> Pieces:     # Feature.bytes_list = 1
+    parts: list[bytes] = []
+    length = 0
+    for value in values:
+        head = b"\x0a" + _varint(len(value))          # BytesList.value = 1
+        parts += (head, value)
+        length += len(head) + len(value)
+    return _delimited(1, (parts, length))
+
+
+def _packed(number: int, payload: bytes) -> Pieces:    # a packed repeated field `value = 1`, if any
+    inner = _field(1, payload) if payload else b""
+    return _delimited(number, ([inner], len(inner)))
+
+
+def _float_list(values: Sequence[float]) -> Pieces:    # Feature.float_list = 2
+    return _packed(2, struct.pack(f"<{len(values)}f", *values))
+
+
+def _int64_list(values: Sequence[int]) -> Pieces:      # Feature.int64_list = 3
+    return _packed(3, b"".join(_varint(v) for v in values))
+
+
+_KEY_FIELDS = {key: _field(1, key.encode()) for key in (
+    ENCODED, FORMAT, HEIGHT, WIDTH, FILENAME, SOURCE_ID, SHA256) + PER_OBJECT_KEYS}
 
 
 def serialize_example(data: ExampleData) -> bytes:
@@ -91,8 +123,15 @@ def serialize_example(data: ExampleData) -> bytes:
         DIFFICULT: _int64_list([int(o.difficult) for o in objects]),
     }
     # Example.features = 1 -> Features.feature = 1: map entries {key = 1, value = 2}.
-    entries = b"".join(_field(1, _field(1, key.encode()) + _field(2, value)) for key, value in sorted(features.items()))
-    return _field(1, entries)
+    parts: list[bytes] = []
+    length = 0
+    for key in sorted(features):
+        value_parts, value_length = _delimited(2, features[key])
+        key_field = _KEY_FIELDS[key]
+        entry_parts, entry_length = _delimited(1, ([key_field, *value_parts], len(key_field) + value_length))
+        parts += entry_parts
+        length += entry_length
+    return b"".join(_delimited(1, (parts, length))[0])
 
 
 def _values(feature_map: "tf.train.Features", key: str) -> list | None:

@@ -9,7 +9,8 @@ Policy (without --strict; with --strict every issue below is an error and nothin
   pixel annotation was made for, or lost every object to the rules above, is skipped (counted);
 * a record's wrong or missing image size (normalized boxes), a class id that disagrees with the
   label map for its name, and a source id that is not a unique number are corrected (counted);
-* EXIF-rotated and duplicate images are written but flagged (counted).
+* EXIF-rotated and duplicate images, and boxes taken around VoTT polygons, are written but
+  flagged (counted).
 
 Runs in worker processes: no TensorFlow here, only PIL and plain data.
 """
@@ -38,6 +39,9 @@ class IssueKind:
     action: Action
     meaning: str   # one line for the report's legend
     fix: str       # what to do, appended to --strict errors
+    # False for kinds only some inputs produce, added after reports had a fixed legend: the report
+    # lists them only when they occurred, so the reports of every other input keep their bytes.
+    always_listed: bool = True
 
 
 KINDS: dict[str, IssueKind] = {kind.name: kind for kind in (
@@ -62,6 +66,9 @@ KINDS: dict[str, IssueKind] = {kind.name: kind for kind in (
     IssueKind("class_missing", Action.DROPPED,
               "object has no class",
               "give the object a class"),
+    IssueKind("box_from_polygon", Action.FLAGGED,
+              "a VoTT polygon or polyline region; the box around its points is the object",
+              "draw the object as a rectangle in VoTT", always_listed=False),
     IssueKind("class_id_corrected", Action.FIXED,
               "the file's class id disagreed with the label map's id for the class name; relabelled by name",
               "regenerate the records with the label map's ids"),

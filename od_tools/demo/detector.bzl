@@ -6,9 +6,9 @@
         dataset = ":dataset",          # a folder target with label_map.pbtxt and TFRecords
     )
 
-The folder holds ckpt-N.*, checkpoint, pipeline.config, params.yaml, label_map.pbtxt,
+The folder holds ckpt-N.*, checkpoint, pipeline.config, label_map.pbtxt,
 metrics.json and detections/*.png (see od_tools/demo/train_detector.py). Training is seeded
-and deterministic, so the action is safe to cache. The dataset folder must sit beside the
+and runs with --deterministic's settings; any of its results is a valid cache entry. The dataset folder must sit beside the
 detector folder (same package) and comes with it in runfiles.
 """
 
@@ -25,7 +25,7 @@ def _od_trained_detector_impl(ctx):
         executable = ctx.executable._tool,
         arguments = [args],
         mnemonic = "TrainDetector",
-        progress_message = "Training the detector %s (about 6 minutes on 2 cores)" % ctx.label,
+        progress_message = "Training the detector %s (about 7 minutes on 2 cores)" % ctx.label,
         env = {"TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     # The folder's pipeline.config names the data as ../<dataset>: whoever runs with the

@@ -1,11 +1,12 @@
 """Trains and evaluates the demo detector into one folder: the //od_tools/demo:detector action.
 
-    bazel build //od_tools/demo:detector     # cached; about 6 minutes on 2 cores
+    bazel build //od_tools/demo:detector     # cached; about 7 minutes on 2 cores
 
-The folder holds the final checkpoint (`ckpt-N.*`, `checkpoint`), the `pipeline.config` it was
-trained with (num_classes filled in, data paths relative to this folder), `params.yaml` (the
-Model Garden experiment), `label_map.pbtxt`, `metrics.json` (COCO metrics on the demo val set)
-and `detections/*.png`. Training is seeded and deterministic: rebuilding gives the same weights.
+The folder is a model_main_tf2 model_dir: the final checkpoint (`ckpt-N.*`, `checkpoint`) and the
+`pipeline.config` it was trained with (num_classes filled in, data paths relative to this
+folder), plus `label_map.pbtxt`, `metrics.json` (the OD API's COCO metrics on the demo val set)
+and `detections/*.png`. Training is seeded and runs with --deterministic's settings (800-step
+runs under different CPU load have still ended with different weights; see the README).
 """
 
 from __future__ import annotations
@@ -69,16 +70,16 @@ def main(argv: Sequence[str]) -> None:
             f"eval_config.visualization_export_dir={folder}/detections",
             f"eval_config.num_visualizations={FLAGS.num_render}"]
         model_dir = os.path.join(scratch, "model")
-        result = launch(LaunchOptions(
+        launched = launch(LaunchOptions(
             pipeline_config_path=cli.workspace_path(FLAGS.pipeline_config_path), model_dir=model_dir,
             overrides=overrides, checkpoint_every_n=10 ** 9, max_to_keep=1, seed=FLAGS.seed, deterministic=True,
             strict=True))
+        result = launched.training
         name = os.path.basename(result.checkpoint)
         for suffix in (".index", ".data-00000-of-00001"):
             shutil.copy(os.path.join(model_dir, name + suffix), os.path.join(folder, name + suffix))
         write_text_atomic(os.path.join(folder, "checkpoint"),
                           f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
-        shutil.copy(os.path.join(model_dir, "params.yaml"), os.path.join(folder, "params.yaml"))
         shutil.copy(os.path.join(dataset_dir, "label_map.pbtxt"), os.path.join(folder, "label_map.pbtxt"))
 
         from od_tools.config import read_pipeline_config
@@ -87,7 +88,7 @@ def main(argv: Sequence[str]) -> None:
         write_text_atomic(os.path.join(folder, "pipeline.config"),
                           format_pipeline(portable_config(used, dataset_dir, output_dir)))
         # No timings here: the same inputs give a byte-identical folder.
-        metrics = {**result.eval_metrics, "checkpoint": name, "step": result.final_step,
+        metrics = {**launched.eval_metrics, "checkpoint": name, "step": result.final_step,
                    "variables_fingerprint": result.fingerprint, "dataset": "//od_tools/demo:dataset (val)"}
         write_text_atomic(os.path.join(folder, "metrics.json"), json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(f"demo detector: {output_dir} (AP {metrics['AP']:.3f}, AP50 {metrics['AP50']:.3f}, "

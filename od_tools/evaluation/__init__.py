@@ -1,6 +1,7 @@
-"""COCO evaluation (pycocotools) of checkpoints, SavedModels or a model in memory; rendered PNGs."""
+"""Evaluation with the Object Detection API's COCO evaluator (pycocotools): checkpoints as
+model_main_tf2 evaluates them, SavedModels and TFLite models on the eval TFRecords; rendered PNGs."""
 
-from od_tools.evaluation.coco import METRIC_NAMES, GroundTruth, ImageDetections, coco_metrics
+from od_tools.evaluation.coco import METRIC_NAMES, GroundTruth, ImageDetections, coco_metrics, short_metrics
 from od_tools.evaluation.evaluator import (
     EvalResult,
     EvalSettings,
@@ -22,6 +23,7 @@ __all__ = [
     "draw_detections",
     "evaluate",
     "format_metrics",
+    "short_metrics",
     "write_metrics_json",
     "write_summaries",
 ]

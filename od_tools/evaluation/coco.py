@@ -1,7 +1,9 @@
-"""COCO detection metrics computed by pycocotools, from plain arrays.
+"""COCO detection metrics from plain arrays, computed by the Object Detection API's COCO evaluator
+(`coco_evaluation.CocoDetectionEvaluator`, on pycocotools), the one its TF2 eval loop uses.
 
 Boxes are [ymin, xmin, ymax, xmax] normalised to their image, as in TFRecords and detector
-outputs; they become COCO's pixel [x, y, width, height] here. Category ids are label map ids.
+outputs; they are scaled to pixels here so COCO's small/medium/large areas mean what they say.
+Category ids are label map ids.
 """
 
 from __future__ import annotations
@@ -9,14 +11,28 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
-from pycocotools import coco as coco_api
-from pycocotools import cocoeval
+from object_detection.core import standard_fields as fields
+from object_detection.metrics import coco_evaluation
 
-# pycocotools' `stats`, in its order.
-METRIC_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@100", "ARs", "ARm", "ARl")
+# Short names of the OD API's COCO box metrics, in pycocotools' order.
+METRIC_NAMES = {
+    "DetectionBoxes_Precision/mAP": "AP",
+    "DetectionBoxes_Precision/mAP@.50IOU": "AP50",
+    "DetectionBoxes_Precision/mAP@.75IOU": "AP75",
+    "DetectionBoxes_Precision/mAP (small)": "APs",
+    "DetectionBoxes_Precision/mAP (medium)": "APm",
+    "DetectionBoxes_Precision/mAP (large)": "APl",
+    "DetectionBoxes_Recall/AR@1": "AR@1",
+    "DetectionBoxes_Recall/AR@10": "AR@10",
+    "DetectionBoxes_Recall/AR@100": "AR@100",
+    "DetectionBoxes_Recall/AR@100 (small)": "ARs",
+    "DetectionBoxes_Recall/AR@100 (medium)": "ARm",
+    "DetectionBoxes_Recall/AR@100 (large)": "ARl",
+}
+PER_CATEGORY_PREFIX = "DetectionBoxes_PerformanceByCategory/mAP/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,73 +54,50 @@ class ImageDetections:
     scores: np.ndarray  # [M]
 
 
-def _xywh(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    ymin, xmin, ymax, xmax = (boxes[:, i] for i in range(4))
-    return np.stack([xmin * width, ymin * height, (xmax - xmin) * width, (ymax - ymin) * height], axis=1)
+def _pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    return np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([height, width, height, width], np.float32)
 
 
-def coco_dataset(groundtruth: Sequence[GroundTruth], categories: dict[int, str]) -> dict:
-    """The ground truth as a COCO annotation file's dictionary."""
-    images, annotations = [], []
-    for gt in groundtruth:
-        images.append({"id": gt.image_id, "height": gt.height, "width": gt.width})
-        xywh = _xywh(gt.boxes, gt.height, gt.width)
-        for i, (box, cls) in enumerate(zip(xywh, np.asarray(gt.classes).reshape(-1))):
-            area = float(gt.area[i]) if gt.area is not None and gt.area[i] > 0 else float(box[2] * box[3])
-            crowd = int(gt.is_crowd[i]) if gt.is_crowd is not None else 0
-            annotations.append({"id": len(annotations) + 1, "image_id": gt.image_id, "category_id": int(cls),
-                                "bbox": [float(v) for v in box], "area": area, "iscrowd": crowd})
-    return {"images": images, "annotations": annotations,
-            "categories": [{"id": i, "name": n} for i, n in sorted(categories.items())]}
-
-
-def coco_detections(detections: Sequence[ImageDetections], sizes: dict[int, tuple[int, int]],
-                    max_per_image: int = 100) -> list[dict]:
-    """Detections in COCO's results format (the best `max_per_image` per image)."""
-    results = []
-    for det in detections:
-        height, width = sizes[det.image_id]
-        order = np.argsort(-np.asarray(det.scores), kind="stable")[:max_per_image]
-        xywh = _xywh(np.asarray(det.boxes)[order], height, width)
-        for box, cls, score in zip(xywh, np.asarray(det.classes)[order], np.asarray(det.scores)[order]):
-            results.append({"image_id": det.image_id, "category_id": int(cls),
-                            "bbox": [float(v) for v in box], "score": float(score)})
-    return results
+def short_metrics(od_api_metrics: Mapping[str, float]) -> dict:
+    """The OD API's metric names -> AP, AP50, ... (+ `per_category_AP` by class name)."""
+    metrics = {short: float(od_api_metrics[name]) for name, short in METRIC_NAMES.items() if name in od_api_metrics}
+    per_category = {name[len(PER_CATEGORY_PREFIX):]: float(value) for name, value in od_api_metrics.items()
+                    if name.startswith(PER_CATEGORY_PREFIX)}
+    if per_category:
+        metrics["per_category_AP"] = per_category
+    return metrics
 
 
 def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[ImageDetections],
                  categories: dict[int, str], per_category: bool = False) -> dict:
-    """AP, AP50, AP75, APs/m/l and AR@1/10/100 (+ per-category AP) as pycocotools computes them.
+    """AP, AP50, AP75, APs/m/l and AR@1/10/100 (+ per-category AP), as the OD API reports them.
 
     A value of -1 means "no ground truth of that kind" (e.g. APs without small objects), as in
     pycocotools.
     """
-    gt_api = coco_api.COCO()
-    gt_api.dataset = coco_dataset(groundtruth, categories)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt_api.createIndex()
-    sizes = {gt.image_id: (gt.height, gt.width) for gt in groundtruth}
-    results = coco_detections(detections, sizes)
-    if not results:
-        metrics = {name: 0.0 for name in METRIC_NAMES}
+    evaluator = coco_evaluation.CocoDetectionEvaluator(
+        [{"id": i, "name": name} for i, name in sorted(categories.items())],
+        include_metrics_per_category=per_category)
+    sizes = {}
+    for gt in groundtruth:
+        sizes[gt.image_id] = (gt.height, gt.width)
+        info = {fields.InputDataFields.groundtruth_boxes: _pixels(gt.boxes, gt.height, gt.width),
+                fields.InputDataFields.groundtruth_classes: np.asarray(gt.classes, np.int32).reshape(-1)}
+        if gt.is_crowd is not None:
+            info[fields.InputDataFields.groundtruth_is_crowd] = np.asarray(gt.is_crowd, np.int32).reshape(-1)
+        if gt.area is not None and np.all(np.asarray(gt.area) > 0):
+            info[fields.InputDataFields.groundtruth_area] = np.asarray(gt.area, np.float32).reshape(-1)
+        evaluator.add_single_ground_truth_image_info(gt.image_id, info)
+    for det in detections:
+        height, width = sizes[det.image_id]
+        evaluator.add_single_detected_image_info(det.image_id, {
+            fields.DetectionResultFields.detection_boxes: _pixels(det.boxes, height, width),
+            fields.DetectionResultFields.detection_scores: np.asarray(det.scores, np.float32).reshape(-1),
+            fields.DetectionResultFields.detection_classes: np.asarray(det.classes, np.int32).reshape(-1)})
+    if not any(len(np.asarray(d.scores).reshape(-1)) for d in detections):
+        metrics = {name: 0.0 for name in METRIC_NAMES.values()}
         if per_category:
             metrics["per_category_AP"] = {name: 0.0 for name in categories.values()}
         return metrics
-    with contextlib.redirect_stdout(io.StringIO()):
-        dt_api = gt_api.loadRes(results)
-        evaluator = cocoeval.COCOeval(gt_api, dt_api, iouType="bbox")
-        evaluator.params.imgIds = sorted(sizes)
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    metrics = {name: float(value) for name, value in zip(METRIC_NAMES, evaluator.stats)}
-    if per_category:
-        precision = evaluator.eval["precision"]  # [iou thresholds, recall, category, area, max dets]
-        per = {}
-        for k, category_id in enumerate(evaluator.params.catIds):
-            values = precision[:, :, k, 0, -1]
-            values = values[values > -1]
-            per[categories[category_id]] = float(values.mean()) if values.size else -1.0
-        metrics["per_category_AP"] = per
-    return metrics
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
+        return short_metrics(evaluator.evaluate())

@@ -1,7 +1,6 @@
-"""Evaluation: run a detector over the eval TFRecords, score with pycocotools, write the results.
-
-The same code evaluates a checkpoint, a SavedModel, or the model in memory at the end of
-training; results go to `metrics.json`, TensorBoard (`<dir>/eval`) and optional PNGs.
+"""Evaluation of any detector over the eval TFRecords: an exported SavedModel, a TFLite model, a
+checkpoint through the OD API's inference module. Scores come from the OD API's COCO evaluator;
+results go to `metrics.json`, TensorBoard (`<dir>/eval`) and optional PNGs.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ import numpy as np
 from od_tools.common.files import write_text_atomic
 from od_tools.common.progress import Progress
 from od_tools.config import Pipeline
-from od_tools.evaluation.coco import ImageDetections, coco_metrics
-from od_tools.evaluation.examples import read_examples, same_size_batches
+from od_tools.evaluation.coco import METRIC_NAMES, PER_CATEGORY_PREFIX, ImageDetections, coco_metrics
+from od_tools.evaluation.examples import Example, read_examples, same_size_batches
 from od_tools.evaluation.render import RenderOptions, draw_detections
 
 
@@ -67,10 +66,23 @@ def _png_name(index: int, source_id: str) -> str:
     return f"{index:05d}_{safe}.png"
 
 
-def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -> EvalResult:
-    """Runs `detect` (batch of uint8 images -> Detections per image) and scores it."""
+def _render(example: Example, found: ImageDetections, labels: dict[int, str], settings: EvalSettings,
+            rendered: list[str]) -> np.ndarray:
+    """Draws the detections on the example; saves a PNG when settings name a folder."""
     from PIL import Image
 
+    drawn = draw_detections(example.image, found, labels, settings.render, example.groundtruth)
+    if settings.render_dir:
+        os.makedirs(settings.render_dir, exist_ok=True)
+        path = os.path.join(settings.render_dir, _png_name(example.index, example.source_id))
+        with _atomic_png(path) as tmp:
+            Image.fromarray(drawn).save(tmp, format="PNG")
+        rendered.append(path)
+    return drawn
+
+
+def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -> EvalResult:
+    """Runs `detect` (batch of uint8 images -> Detections per image) and scores it."""
     began = time.monotonic()
     groundtruth, detections, rendered, images = [], [], [], []
     examples = read_examples(settings.input_paths, num_examples=settings.num_examples,
@@ -83,19 +95,24 @@ def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -
                 groundtruth.append(example.groundtruth)
                 detections.append(found)
                 if len(images) < settings.num_render:
-                    drawn = draw_detections(example.image, found, labels, settings.render, example.groundtruth)
-                    images.append(drawn)
-                    if settings.render_dir:
-                        os.makedirs(settings.render_dir, exist_ok=True)
-                        path = os.path.join(settings.render_dir, _png_name(example.index, example.source_id))
-                        with _atomic_png(path) as tmp:
-                            Image.fromarray(drawn).save(tmp, format="PNG")
-                        rendered.append(path)
+                    images.append(_render(example, found, labels, settings, rendered))
             progress.update(len(batch))
     if not groundtruth:
         raise ValueError(f"no evaluation examples in {list(settings.input_paths)}")
     metrics = coco_metrics(groundtruth, detections, labels, per_category=settings.per_category)
     return EvalResult(metrics, len(groundtruth), time.monotonic() - began, rendered, images)
+
+
+def render_examples(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -> list[str]:
+    """PNGs of the detections on the first `settings.num_render` eval images (no scoring)."""
+    rendered: list[str] = []
+    examples = read_examples(settings.input_paths, num_examples=settings.num_render,
+                             sample_1_of_n=settings.sample_1_of_n)
+    for example in examples:
+        output = detect(example.image[np.newaxis])[0]
+        found = ImageDetections(example.groundtruth.image_id, output.boxes, output.classes, output.scores)
+        _render(example, found, labels, settings, rendered)
+    return rendered
 
 
 def _atomic_png(path: str):
@@ -123,11 +140,11 @@ def write_summaries(result: EvalResult, logdir: str, step: int) -> None:
 
     writer = tf.summary.create_file_writer(logdir)
     with writer.as_default(step=step):
-        for name, value in result.metrics.items():
-            if isinstance(value, float):
-                tf.summary.scalar(f"DetectionBoxes/{name}", value)
+        for od_api_name, name in METRIC_NAMES.items():  # the names the OD API's eval loop writes
+            if name in result.metrics:
+                tf.summary.scalar(od_api_name, result.metrics[name])
         for name, value in result.metrics.get("per_category_AP", {}).items():
-            tf.summary.scalar(f"DetectionBoxes_PerCategory/AP/{name}", value)
+            tf.summary.scalar(PER_CATEGORY_PREFIX + name, value)
         if result.images:
             shapes = {image.shape for image in result.images}
             if len(shapes) == 1:

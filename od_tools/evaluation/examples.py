@@ -1,4 +1,5 @@
-"""Evaluation examples straight from TFRecords: original images and their ground truth."""
+"""Evaluation examples straight from TFRecords: original images and their ground truth, decoded by
+the Object Detection API's own TFRecord decoder (what its input pipeline reads them with)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
-from official.vision.dataloaders import tf_example_decoder
+from object_detection.core import standard_fields as fields
+from object_detection.data_decoders import tf_example_decoder
 
 from od_tools.evaluation.coco import GroundTruth
+
+_FIELDS = fields.InputDataFields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Example:
 
 
 def input_patterns(input_path: str | Sequence[str]) -> list[str]:
-    """Model Garden's input_path: a string (comma-separated globs) or a list of globs."""
+    """An input_path: a string (comma-separated globs) or a list of globs."""
     items = [input_path] if isinstance(input_path, str) else list(input_path)
     return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
 
@@ -33,27 +37,26 @@ def matched_files(input_path: str | Sequence[str]) -> list[str]:
 
 def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of_n: int = 1) -> Iterator[Example]:
     """Examples in file order; every n-th one with `sample_1_of_n`, at most `num_examples` (0: all)."""
-    files = matched_files(patterns)
-    dataset = tf.data.TFRecordDataset(files)
+    dataset = tf.data.TFRecordDataset(matched_files(patterns))
     if sample_1_of_n > 1:
         dataset = dataset.shard(sample_1_of_n, 0)
     if num_examples > 0:
         dataset = dataset.take(num_examples)
-    decoder = tf_example_decoder.TfExampleDecoder(regenerate_source_id=False)
+    decoder = tf_example_decoder.TfExampleDecoder()
     dataset = dataset.map(decoder.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     for index, decoded in enumerate(dataset.prefetch(tf.data.AUTOTUNE)):
-        image = decoded["image"].numpy()
+        image = decoded[_FIELDS.image].numpy()
         height, width = image.shape[:2]
         yield Example(
             index=index,
-            source_id=decoded["source_id"].numpy().decode("utf-8", "replace"),
+            source_id=decoded[_FIELDS.source_id].numpy().decode("utf-8", "replace"),
             image=image,
             groundtruth=GroundTruth(
                 image_id=index + 1, height=height, width=width,
-                boxes=decoded["groundtruth_boxes"].numpy(),
-                classes=decoded["groundtruth_classes"].numpy(),
-                is_crowd=decoded["groundtruth_is_crowd"].numpy(),
-                area=decoded["groundtruth_area"].numpy()))
+                boxes=decoded[_FIELDS.groundtruth_boxes].numpy(),
+                classes=decoded[_FIELDS.groundtruth_classes].numpy(),
+                is_crowd=decoded[_FIELDS.groundtruth_is_crowd].numpy(),
+                area=decoded[_FIELDS.groundtruth_area].numpy()))
 
 
 def same_size_batches(examples: Iterator[Example], batch_size: int) -> Iterator[list[Example]]:

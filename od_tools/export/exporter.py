@@ -1,4 +1,4 @@
-"""One export, end to end: SavedModels, TFLite per quantization, metadata, parity, report.
+"""One export, end to end: the OD API's SavedModels, TFLite per quantization, metadata, parity, report.
 
 Everything lands in a temporary folder beside `output_directory` and is renamed into place
 only when every model passed its parity check, so a failed export leaves nothing behind.
@@ -14,17 +14,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from official.core import config_definitions as cfg
-
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 from od_tools.common.progress import Progress
+from od_tools.config import Prepared, checkpoints, fixed_input_size
 from od_tools.evaluation.coco import ImageDetections, coco_metrics
-from od_tools.export import checkpoint as checkpoint_lib
-from od_tools.export import convert, images, metadata, parity, report, runtime, saved_model, tflite_model
+from od_tools.export import convert, images, metadata, parity, report, runtime, tflite_graph, tflite_model
 from od_tools.export.convert import Quantization
 from od_tools.label_map import LabelMap
-from od_tools.modeling import Detections, Detector
+from od_tools.modeling import Detections, Detector, check_complete, inference_mode, load_model
 
 
 class ParityError(UserError):
@@ -67,21 +65,21 @@ def _check_options(options: ExportOptions) -> None:
                         "needs a representative set; use 1 or more (100 is typical)")
 
 
-def _labels(config: cfg.ExperimentConfig, label_map: LabelMap, label_map_source: str) -> tuple[str, ...]:
-    model_classes = int(config.task.model.num_classes) - 1
+def _labels(prepared: Prepared, label_map: LabelMap, label_map_source: str) -> tuple[str, ...]:
+    model_classes = prepared.num_classes
     if label_map.num_classes != model_classes:
         raise UserError(f"{label_map_source}: the label map has {label_map.num_classes} classes but the model "
                         f"predicts {model_classes}; use the label map the model was trained with")
     return tuple(label_map.android_labels())
 
 
-def _representative(config: cfg.ExperimentConfig, count: int, height: int, width: int
-                    ) -> list[images.LabeledImage]:
-    files = images.match_files(config.task.train_data.input_path, "task.train_data.input_path")
+def _representative(prepared: Prepared, count: int, height: int, width: int) -> list[images.LabeledImage]:
+    field = "train_input_reader.tf_record_input_reader.input_path"
+    files = images.match_files(prepared.pipeline.train_input_paths, field)
     calibration = images.read_images(files, count, height, width)
     if not calibration:
         raise UserError(f"{files[0]}: the representative set for int8 calibration is empty (no records in "
-                        "task.train_data.input_path); point train_input_reader at the training TFRecords")
+                        f"{field}); point train_input_reader at the training TFRecords")
     return calibration
 
 
@@ -99,7 +97,7 @@ def build_tflite(tflite_saved_model: str, quantization: Quantization, descriptio
     if quantization.uint8_input:
         # (q - 127.5) / 127.5 cannot be written with an integer zero point: 127 is within half a
         # grey level of it.
-        model = tflite_model.pin_uint8_input(model, 1.0 / saved_model.INPUT_STD, 127)
+        model = tflite_model.pin_uint8_input(model, 1.0 / tflite_graph.INPUT_STD, 127)
     model = metadata.attach(model, dataclasses.replace(description, uint8_input=quantization.uint8_input))
     tflite_model.check_output_order(model)
     for interpreter in runtime.Interpreter:
@@ -107,42 +105,45 @@ def build_tflite(tflite_saved_model: str, quantization: Quantization, descriptio
     return model, seconds
 
 
-def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label_map: LabelMap,
-                    output_directory: str, options: ExportOptions = ExportOptions(),
-                    config_source: str = "pipeline config", label_map_source: str = "label map"
-                    ) -> report.ExportReport:
-    """Exports the detector of `config` with the weights of `trained_checkpoint`."""
+def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: LabelMap, output_directory: str,
+                    options: ExportOptions = ExportOptions(), config_source: str = "pipeline config",
+                    label_map_source: str = "label map") -> report.ExportReport:
+    """Exports the detector of `prepared` with the weights of `trained_checkpoint`."""
     started = time.monotonic()
     _check_options(options)
-    saved_model.check_supported(config, config_source)
-    labels = _labels(config, label_map, label_map_source)
-    prefix = checkpoint_lib.resolve_checkpoint(trained_checkpoint)
-    info = saved_model.model_info(config, options.max_detections)
-    height, width = info.input_height, info.input_width
-    val_files = images.match_files(config.task.validation_data.input_path, "task.validation_data.input_path")
+    inference_mode()  # also for the models the OD API's exporters build themselves
+    labels = _labels(prepared, label_map, label_map_source)
+    prefix = checkpoints.resolve(trained_checkpoint, "--trained_checkpoint_dir").prefix
+    check_complete(prefix)
+    load_model(prepared.config, prefix)  # fits the config, or a one-line error before anything is written
+    size = fixed_input_size(prepared.config)
+    if size is None:
+        raise UserError(f"{config_source}: TFLite needs a fixed input size (image_resizer {{ fixed_shape_resizer }})")
+    height, width = size
+    field = "eval_input_reader[0].tf_record_input_reader.input_path"
+    val_files = images.match_files(prepared.pipeline.eval_input_paths, field)
     held_out = images.read_images(val_files, options.num_parity_images, height, width)
     if not held_out:
-        raise UserError(f"{val_files[0]}: no held-out images for the parity check (no records in "
-                        "task.validation_data.input_path); point eval_input_reader at the validation TFRecords")
+        raise UserError(f"{val_files[0]}: no held-out images for the parity check (no records in {field}); point "
+                        "eval_input_reader at the validation TFRecords")
     calibration: list[images.LabeledImage] = []
     if Quantization.INT8 in options.quantizations:
-        calibration = _representative(config, options.num_calibration_images, height, width)
+        calibration = _representative(prepared, options.num_calibration_images, height, width)
 
     with atomic_dir(output_directory) as out:
         _log(f"writing SavedModels from {prefix}")
         t0 = time.monotonic()
-        inference_dir, tflite_dir = saved_model.export_saved_models(
-            config, prefix, str(out), options.max_detections, config_source)
+        inference_dir = tflite_graph.export_inference_graph(prepared.config, prefix, str(out))
+        tflite_dir = str(out / tflite_graph.TFLITE_DIR)
+        tflite_graph.export_tflite_graph(prepared.config, prefix, tflite_dir, options.max_detections)
         saved_model_seconds = time.monotonic() - t0
-        reference_model = Detector.from_saved_model(
-            inference_dir, config.task.export_config.output_normalized_coordinates)
-        reference = _reference_detections(reference_model, held_out)
+        reference = _reference_detections(Detector.from_saved_model(inference_dir), held_out)
         saved_model_ap50 = ap50(held_out, reference, labels)
 
         description = metadata.DetectorDescription(
             name=options.model_name, description=f"Object detector exported from {config_source}.",
             version=options.version, input_height=height, input_width=width, uint8_input=False,
-            mean=saved_model.INPUT_MEAN, std=saved_model.INPUT_STD, labels=labels)
+            mean=tflite_graph.INPUT_MEAN, std=tflite_graph.INPUT_STD, labels=labels)
         results = []
         for quantization in options.quantizations:
             _log(f"converting {quantization.value}"
@@ -150,7 +151,7 @@ def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label
             representative = None
             if quantization.uint8_input:
                 representative = lambda: images.representative_set(  # noqa: E731
-                    calibration, saved_model.INPUT_MEAN, saved_model.INPUT_STD)
+                    calibration, tflite_graph.INPUT_MEAN, tflite_graph.INPUT_STD)
             model, seconds = build_tflite(tflite_dir, quantization, description, representative)
             name = tflite_file_name(quantization)
             (out / name).write_bytes(model)
@@ -158,8 +159,8 @@ def export_detector(config: cfg.ExperimentConfig, trained_checkpoint: str, label
         (out / metadata.LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
         result = report.ExportReport(
             config_source=config_source, checkpoint=prefix, input_size=(height, width),
-            input_mean=saved_model.INPUT_MEAN, input_std=saved_model.INPUT_STD, max_detections=options.max_detections,
-            labels=labels,
+            input_mean=tflite_graph.INPUT_MEAN, input_std=tflite_graph.INPUT_STD,
+            max_detections=options.max_detections, labels=labels,
             num_parity_images=len(held_out), num_calibration_images=len(calibration),
             parity_score_threshold=options.parity_score_threshold, saved_model_ap50=saved_model_ap50,
             saved_model_seconds=round(saved_model_seconds, 1), total_seconds=round(time.monotonic() - started, 1),
@@ -201,8 +202,8 @@ def _evaluate(model: bytes, quantization: Quantization, name: str, seconds: floa
               labels: Sequence[str], options: ExportOptions) -> report.TFLiteResult:
     parities, ap50s = {}, {}
     for interpreter in runtime.Interpreter:
-        detector = runtime.TFLiteDetector(model, interpreter, input_mean=saved_model.INPUT_MEAN,
-                                          input_std=saved_model.INPUT_STD)
+        detector = runtime.TFLiteDetector(model, interpreter, input_mean=tflite_graph.INPUT_MEAN,
+                                          input_std=tflite_graph.INPUT_STD)
         found = [detector.detect(im.pixels) for im in held_out]
         parities[interpreter.value] = parity.compare(reference, found, options.parity_score_threshold)
         ap50s[interpreter.value] = ap50(held_out, found, labels)

@@ -1,6 +1,6 @@
 """Images and ground truth from Object Detection API TFRecords, sized for the exported model.
 
-Records are decoded by od_tools.evaluation (Model Garden's TF Example decoder), as evaluation
+Records are decoded by od_tools.evaluation (the OD API's TFRecord decoder), as evaluation
 does; this module adds the resize to the fixed TFLite input that every model under comparison,
 SavedModel included, then sees.
 """

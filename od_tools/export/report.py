@@ -69,11 +69,13 @@ class ExportReport:
     def table(self) -> str:
         """A short human-readable summary: one row per model, SavedModel first."""
         height, width = self.input_size
+        calibration = (f"; int8 calibrated on {self.num_calibration_images} images"
+                       if self.num_calibration_images else "")
         lines = [
             f"Exported {self.config_source} ({width}x{height}, {len(self.labels)} classes: "
             f"{', '.join(self.labels)}) from {self.checkpoint}",
             f"Parity on {self.num_parity_images} held-out images (reference: SavedModel detections with "
-            f"score >= {self.parity_score_threshold}); int8 calibrated on {self.num_calibration_images} images.",
+            f"score >= {self.parity_score_threshold}){calibration}.",
             "",
             f"{'model':<28} {'size':>9} {'convert':>8} {'AP50':>7} {'matched':>9} {'mean IoU':>9} "
             f"{'|dscore|':>9}  parity",

@@ -37,13 +37,28 @@ def _custom_code(model: schema.ModelT, op: schema.OperatorT) -> str:
     return code.decode() if isinstance(code, bytes) else (code or "")
 
 
+def _signature_outputs(model: schema.ModelT) -> dict[str, int]:
+    signatures = model.signatureDefs or []
+    return {_name(t.name): int(t.tensorIndex) for t in signatures[0].outputs} if signatures else {}
+
+
 def postprocess_outputs(model: schema.ModelT) -> list[int]:
-    """Tensor indices of the TFLite_Detection_PostProcess op's outputs, in port order."""
+    """Tensor indices of boxes, classes, scores and num_detections.
+
+    SSD models end in the TFLite_Detection_PostProcess op: its output ports, in order. Models
+    that decode detections with ordinary ops (CenterNet) name them in their signature.
+    """
     graph = model.subgraphs[0]
     ops = [op for op in graph.operators if _custom_code(model, op) == POSTPROCESS_OP]
-    if len(ops) != 1:
+    if len(ops) == 1:
+        return [int(i) for i in ops[0].outputs]
+    if ops:
         raise ModelStructureError(f"expected one {POSTPROCESS_OP} op in the converted model, found {len(ops)}")
-    return [int(i) for i in ops[0].outputs]
+    named = _signature_outputs(model)
+    missing = [name for name in OUTPUT_ORDER if name not in named]
+    if missing:
+        raise ModelStructureError(f"no {POSTPROCESS_OP} op and no signature outputs named {', '.join(missing)}")
+    return [named[name] for name in OUTPUT_ORDER]
 
 
 def reorder_detection_outputs(model_bytes: bytes) -> bytes:
@@ -52,7 +67,7 @@ def reorder_detection_outputs(model_bytes: bytes) -> bytes:
     wanted = postprocess_outputs(model)
     graph = model.subgraphs[0]
     if sorted(int(i) for i in graph.outputs) != sorted(wanted):
-        raise ModelStructureError(f"model outputs {list(graph.outputs)} are not the {POSTPROCESS_OP} outputs {wanted}")
+        raise ModelStructureError(f"model outputs {list(graph.outputs)} are not the detection outputs {wanted}")
     graph.outputs = wanted
     return write(model)
 
@@ -99,13 +114,9 @@ class OutputLayout:
 def output_layout(model_bytes: bytes) -> OutputLayout:
     model = read(model_bytes)
     graph = model.subgraphs[0]
-    signatures = model.signatureDefs or []
-    by_signature = {}
-    if signatures:
-        by_signature = {_name(t.name): int(t.tensorIndex) for t in signatures[0].outputs}
     return OutputLayout(
         by_position=tuple(int(i) for i in graph.outputs),
-        by_signature=by_signature,
+        by_signature=_signature_outputs(model),
         postprocess_ports=tuple(postprocess_outputs(model)),
     )
 

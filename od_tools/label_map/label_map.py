@@ -15,7 +15,7 @@ from google.protobuf import text_format
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import read_text, write_text_atomic
-from od_tools.protos import string_int_label_map_pb2
+from object_detection.protos import string_int_label_map_pb2
 
 ANDROID_PLACEHOLDER = "???"
 

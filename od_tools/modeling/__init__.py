@@ -1,23 +1,29 @@
-"""The detector, built by Model Garden's factories from an ExperimentConfig, and its checkpoints."""
+"""The detection model, built by the Object Detection API from the config, its checkpoints, and
+detections from the OD API's inference module."""
 
-from od_tools.modeling.checkpoints import (
+from od_tools.modeling.detector import Detections, Detector
+from od_tools.modeling.model import (
     CheckpointRestoreError,
-    latest_checkpoint,
+    build_model,
+    check_complete,
+    check_restored,
+    checkpoint_fingerprint,
+    does_not_fit,
+    inference_mode,
+    load_model,
     read_step,
-    restore_fine_tune,
-    restore_model,
-    variables_fingerprint,
 )
-from od_tools.modeling.detector import Detections, Detector, build_model
 
 __all__ = [
     "CheckpointRestoreError",
     "Detections",
     "Detector",
     "build_model",
-    "latest_checkpoint",
+    "check_complete",
+    "check_restored",
+    "checkpoint_fingerprint",
+    "does_not_fit",
+    "inference_mode",
+    "load_model",
     "read_step",
-    "restore_fine_tune",
-    "restore_model",
-    "variables_fingerprint",
 ]

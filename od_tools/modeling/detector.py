@@ -1,23 +1,22 @@
-"""The detector for inference: Model Garden's own model and serving pre/post-processing.
+"""Detections from the Object Detection API's own inference module, in memory or exported.
 
-Evaluation runs images through exactly what export packages (Model Garden's
-`DetectionModule`: normalisation, resize and padding as in training, NMS), then maps boxes back
-to each original image.
+`exporter_lib_v2.DetectionFromImageModule` is what `exporter_main_v2.py` saves: uint8 image in,
+the model's preprocess, predict and postprocess (its NMS) out. Running a checkpoint through the
+same module in memory means evaluation, the exported SavedModel and the parity reference of the
+TFLite export all see one set of detections.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
-from official.vision.serving import detection as detection_serving
-from official.vision.tasks import retinanet as retinanet_task
+from object_detection import exporter_lib_v2
 
-
-def build_model(experiment):
-    """The RetinaNet the experiment describes, built by Model Garden's factory."""
-    return retinanet_task.RetinaNetTask(experiment.task).build_model()
+from od_tools.config import PipelineProto
+from od_tools.modeling.model import load_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,61 +28,38 @@ class Detections:
     scores: np.ndarray
 
 
-def to_original_image(boxes: np.ndarray, image_info: np.ndarray) -> np.ndarray:
-    """Model-input pixel boxes -> boxes normalised to the original image, clipped to [0, 1].
-
-    `image_info` is Model Garden's [[original h, w], [scaled h, w], [y, x scale], [y, x offset]].
-    """
-    scale = np.tile(image_info[2], 2)
-    offset = np.tile(image_info[3], 2)
-    original = np.tile(image_info[0], 2)
-    return np.clip((boxes + offset) / scale / original, 0.0, 1.0)
-
-
-def _unbatch(outputs: dict, normalized: bool) -> list[Detections]:
-    result = []
-    for i in range(outputs["num_detections"].shape[0]):
-        n = int(outputs["num_detections"][i])
-        boxes = outputs["detection_boxes"][i, :n]
-        if not normalized:
-            boxes = to_original_image(boxes, outputs["image_info"][i])
-        result.append(Detections(boxes.astype(np.float32),
-                                 outputs["detection_classes"][i, :n].astype(np.int64),
-                                 outputs["detection_scores"][i, :n].astype(np.float32)))
-    return result
+def _detections(outputs: dict) -> Detections:
+    n = int(outputs["num_detections"][0])
+    return Detections(np.asarray(outputs["detection_boxes"][0, :n], np.float32),
+                      np.asarray(outputs["detection_classes"][0, :n]).astype(np.int64),
+                      np.asarray(outputs["detection_scores"][0, :n], np.float32))
 
 
 class Detector:
-    """Runs batches of uint8 RGB images of one size and returns `Detections` per image."""
+    """Runs uint8 RGB images ([H, W, 3], any size) and returns `Detections` for each."""
 
-    def __init__(self, serve, normalized_output: bool):
+    def __init__(self, serve: Callable[[tf.Tensor], dict], keepalive: object = None):
         self._serve = serve
-        self._normalized = normalized_output
+        self._keepalive = keepalive  # what `serve` needs alive (a loaded SavedModel, a module)
 
     @classmethod
-    def from_model(cls, experiment, model) -> "Detector":
-        """Wraps a (trained or training) Keras model with Model Garden's serving module."""
-        module = detection_serving.DetectionModule(
-            params=experiment, batch_size=None, input_image_size=list(experiment.task.model.input_size[:2]),
-            input_type="image_tensor", num_channels=3, model=model)
-        serve = tf.function(module.serve, input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)],
-                            reduce_retracing=True)
-        return cls(serve, experiment.task.export_config.output_normalized_coordinates)
+    def from_checkpoint(cls, config: PipelineProto, prefix: str) -> "Detector":
+        """The exporter's inference module around a model restored from `prefix`."""
+        module = exporter_lib_v2.DetectionFromImageModule(load_model(config, prefix))
+        return cls(module.__call__, module)
 
     @classmethod
-    def from_saved_model(cls, path: str, normalized_output: bool) -> "Detector":
-        """A SavedModel exported with Model Garden's detection module (input 'inputs', uint8)."""
+    def from_saved_model(cls, path: str) -> "Detector":
+        """A SavedModel written by exporter_lib_v2 (`exporter_main_v2.py --input_type=image_tensor`)."""
         loaded = tf.saved_model.load(path)
         signature = loaded.signatures["serving_default"]
         input_name = list(signature.structured_input_signature[1])[0]
+        return cls(lambda images: signature(**{input_name: images}), loaded)
 
-        def serve(images):
-            return signature(**{input_name: images})
-
-        detector = cls(serve, normalized_output)
-        detector._keepalive = loaded  # the signature needs the loaded object alive
-        return detector
+    def detect(self, image: np.ndarray) -> Detections:
+        outputs = self._serve(tf.convert_to_tensor(image[np.newaxis], tf.uint8))
+        return _detections({k: v.numpy() for k, v in outputs.items()})
 
     def __call__(self, images: np.ndarray) -> list[Detections]:
-        outputs = {k: v.numpy() for k, v in self._serve(tf.convert_to_tensor(images, tf.uint8)).items()}
-        return _unbatch(outputs, self._normalized or "image_info" not in outputs)
+        """Detections for each image of a batch (the exported module takes one at a time)."""
+        return [self.detect(image) for image in images]

@@ -1,11 +1,13 @@
-"""Training on tf.distribute: strategy choice, the loop with checkpoints/resume/summaries, inputs."""
+"""Training with the Object Detection API's TF2 loop on tf.distribute: strategy, progress,
+determinism, resume, evaluation at the end."""
 
 from od_tools.training.strategy import create_strategy, describe, is_chief, task_of
-from od_tools.training.trainer import TrainOptions, TrainResult, set_determinism, train
+from od_tools.training.trainer import TrainOptions, TrainResult, check_model_dir, set_determinism, train
 
 __all__ = [
     "TrainOptions",
     "TrainResult",
+    "check_model_dir",
     "create_strategy",
     "describe",
     "is_chief",

@@ -1,8 +1,9 @@
 """Which tf.distribute strategy a run uses, decided from the machine and the environment.
 
-- `--tpu=NAME` (or a grpc:// address): TPUStrategy.
-- TF_CONFIG naming more than one worker (Vertex AI and other clusters set it): one
-  MultiWorkerMirroredStrategy process per worker, the same code everywhere.
+- `--tpu=NAME` (or a grpc:// address; `--use_tpu --tpu_name=NAME` as model_main_tf2 says it):
+  TPUStrategy.
+- `--num_workers` above 1, or TF_CONFIG naming more than one worker (Vertex AI and other clusters
+  set it): one MultiWorkerMirroredStrategy process per worker, the same code everywhere.
 - several local GPUs: MirroredStrategy.
 - otherwise the default strategy on the one device.
 """
@@ -30,7 +31,7 @@ def _tf_config() -> dict:
     return config
 
 
-def create_strategy(tpu: str | None = None) -> tf.distribute.Strategy:
+def create_strategy(tpu: str | None = None, num_workers: int = 1) -> tf.distribute.Strategy:
     """The strategy for this process; create it before any other TensorFlow work."""
     if tpu:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="" if tpu == "local" else tpu)
@@ -41,7 +42,7 @@ def create_strategy(tpu: str | None = None) -> tf.distribute.Strategy:
     if cluster.get("ps"):
         raise UserError("TF_CONFIG: parameter-server clusters are not supported; give only 'chief'/'worker' "
                         "tasks (MultiWorkerMirroredStrategy)")
-    if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
+    if num_workers > 1 or len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()

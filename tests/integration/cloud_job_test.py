@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from od_tools.cloud.vertex_schema import schema_errors
-from od_tools.protos import pipeline_pb2
+from object_detection.protos import pipeline_pb2
 from google.protobuf import text_format
 
 TOOL = Path("od_tools/cloud_job")

@@ -11,8 +11,8 @@ import ast
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
+import urllib.parse
 import venv
 from pathlib import Path
 
@@ -65,19 +65,32 @@ def test_package_set_lists_every_file_with_its_hash():
         assert hashlib.sha256((PACKAGES / name).read_bytes()).hexdigest() == digest
     assert any(n.startswith("pycocotools-") and n.endswith(".tar.gz") for n in sums)
     assert any(n.startswith("tf_models_official-") and n.endswith(".whl") for n in sums)
+    assert "object_detection-2.8.0.post1+tf2.20.tar.gz" in sums and "tf_slim-1.1.0+tf2.20.tar.gz" in sums
+    requirements = (PACKAGES / "requirements.txt").read_text()
+    assert "tf-slim==1.1.0+tf2.20 " in requirements and "tf-slim==1.1.0 " not in requirements
 
 
-def test_sdist_holds_compiled_protos_and_runs_on_python_3_10(tmp_path):
-    (sdist,) = PACKAGES.glob("od_tools-*.tar.gz")
+def extract(sdist: Path, folder: Path) -> Path:
     with tarfile.open(sdist) as tar:
         # The "data" filter where this Python has it (3.11.4+, and Debian's security updates).
-        tar.extractall(tmp_path, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-    root = next(tmp_path.iterdir())
-    assert (root / "od_tools/protos/pipeline_pb2.py").exists()
-    assert (root / "od_tools/protos/string_int_label_map_pb2.py").exists()
+        tar.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return next(folder.iterdir())
+
+
+def test_the_trainer_runs_on_python_3_10(tmp_path):
+    (sdist,) = PACKAGES.glob("od_tools-*.tar.gz")
+    root = extract(sdist, tmp_path)
     assert (root / "od_tools/train.py").exists()
     for source in root.rglob("*.py"):
         ast.parse(source.read_text(), str(source), feature_version=(3, 10))  # Vertex AI's images are 3.10
+
+
+def test_the_od_api_sdist_is_the_patched_one_with_compiled_protos(tmp_path):
+    root = extract(next(PACKAGES.glob("object_detection-*.tar.gz")), tmp_path)
+    protos = root / "object_detection/protos/pipeline_pb2.py"
+    assert "AddSerializedFile" in protos.read_text()  # today's protoc, not the sdist's old modules
+    assert "TF_USE_LEGACY_KERAS" in (root / "object_detection/__init__.py").read_text()
+    assert "iteration_callback" in (root / "object_detection/model_lib_v2.py").read_text()
 
 
 def test_installed_trainer_trains_the_demo_config(trainer_venv, tmp_module):
@@ -96,14 +109,18 @@ def test_installed_trainer_trains_the_demo_config(trainer_venv, tmp_module):
     result = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
                             env=clean_env(TF_CPP_MIN_LOG_LEVEL="2"))
     assert result.returncode == 0, result.stderr[-4000:]
+    # The OD API's checkpoints: at step 0, then at step 2.
     assert (model_dir / "ckpt-2.index").exists(), sorted(p.name for p in model_dir.iterdir())
-    assert (model_dir / "checkpoint").exists()
-    where = subprocess.run([str(trainer_venv), "-c", "import od_tools.train as t; print(t.__file__)"],
+    assert (model_dir / "checkpoint").exists() and (model_dir / "pipeline.config").exists()
+    where = subprocess.run([str(trainer_venv), "-c", "import od_tools.train, object_detection, tf_slim; "
+                            "print(od_tools.train.__file__, object_detection.__file__, tf_slim.__file__)"],
                            cwd=work, capture_output=True, text=True, env=clean_env())
-    assert str(tmp_module / "venv") in where.stdout, "od_tools must come from the installed package"
+    files = where.stdout.split()
+    assert len(files) == 3 and all(str(tmp_module / "venv") in f for f in files), where.stdout + where.stderr
 
 
-@pytest.mark.parametrize("prefix", ["od_tools-", "pycocotools-", "tf_models_official-"])
+@pytest.mark.parametrize("prefix", ["od_tools-", "object_detection-", "tf_slim-", "pycocotools-",
+                                    "tf_models_official-"])
 def test_a_changed_byte_is_refused(tmp_path, prefix):
     tampered = tmp_path / "packages"
     shutil.copytree(PACKAGES, tampered)
@@ -124,4 +141,4 @@ def test_a_changed_byte_is_refused(tmp_path, prefix):
                          "-r", str(only))
     assert result.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr
-    assert target.name in result.stderr
+    assert target.name in result.stderr or urllib.parse.quote(target.name) in result.stderr  # a file: URL

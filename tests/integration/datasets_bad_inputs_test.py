@@ -2,13 +2,16 @@
 saying what to do, and leaves no output behind. Plus: what we reject is exactly what
 TensorFlow cannot decode, the command line's exit status, and interrupted runs."""
 
+import collections
 import dataclasses
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import time
+import zlib
 from typing import Callable
 
 import pytest
@@ -115,6 +118,16 @@ def vott_json_untagged(root: str) -> dict:
     return {"input_format": "vott", "annotations": path, "strict": True}
 
 
+def vott_asset_files_without_project(root: str) -> dict:
+    target = fx.write_vott_project(root, GOOD, ["cat", "dog"])
+    os.remove(os.path.join(target, "Street Project.vott"))
+    return {"input_format": "vott", "annotations": target, "image_dir": os.path.join(root, "source")}
+
+
+def vott_project_images_elsewhere(root: str) -> dict:
+    return {"input_format": "vott", "annotations": fx.write_vott_project(root, GOOD, ["cat", "dog"]), "strict": True}
+
+
 SECRET = "top-secret-content-0451"
 XXE = ('<?xml version="1.0"?>\n<!DOCTYPE annotation [<!ENTITY xxe SYSTEM "file://{secret}">]>\n'
        "<annotation><filename>a.jpg</filename><object><name>&xxe;</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
@@ -174,9 +187,19 @@ CATALOGUE = [
          "labels.csv:2: column 'ymin' is 'four', expected a number of pixels"),
     Case("damaged VoTT TFRecord", damaged_vott_tfrecord, "a.tfrecord: record 0 is damaged"),
     Case("VoTT region without a tag", vott_json_untagged, "region r0_0: the object has no class; give the object"),
+    Case("VoTT asset files without their .vott project", vott_asset_files_without_project,
+         "holds VoTT asset files (*-asset.json) but no .vott project file, which names the classes"),
+    Case("VoTT project whose images are elsewhere", vott_project_images_elsewhere,
+         "not found (VoTT recorded C:/Users/annotator/My Pictures/street set/a.jpg; no tail of it is under"),
     Case("annotations that do not exist", lambda root: {"input_format": "voc", "annotations": f"{root}/nothing"},
          "nothing: no such file or folder"),
     Case("validation fraction of 1", good_coco(val_fraction=1.0), "--val_fraction=1.0: must be at least 0 and below 1"),
+    Case("--split_by without a split", good_coco(split_by=r"^(.*)_frame\d+"),
+         "--split_by shapes the split that --val_fraction makes; give --val_fraction too"),
+    Case("--split_by without a group", good_coco(val_fraction=0.5, split_by=r"_frame\d+"),
+         r"--split_by=_frame\d+: has no group; its first group (...) names what related images share"),
+    Case("--split_by that matches no file name", good_coco(val_fraction=0.5, split_by=r"^(.*)_frame\d+"),
+         r"--split_by=^(.*)_frame\d+: matches none of the 2 file names (e.g. 'a.jpg'); fix the pattern"),
     Case("output prefix is a folder", good_coco(output_path="."), "is a folder; give a file prefix"),
 ]
 
@@ -229,6 +252,120 @@ def test_what_we_reject_tensorflow_cannot_decode_either(name):
         tf.io.decode_image(data, channels=3)
 
 
+def encoded_variants() -> dict[str, bytes]:
+    """JPEGs of the kinds cameras and tools write (and a PNG), to damage at random."""
+    def encode(image_format: str, convert: str = "RGB", **options) -> bytes:
+        picture = Image.open(io.BytesIO(fx.image_bytes(96, 72, seed=11))).convert(convert)
+        buffer = io.BytesIO()
+        picture.save(buffer, image_format, **options)
+        return buffer.getvalue()
+    return {"baseline 4:2:0": encode("JPEG", quality=90), "progressive": encode("JPEG", progressive=True),
+            "4:4:4": encode("JPEG", subsampling=0), "grey": encode("JPEG", "L"), "CMYK": encode("JPEG", "CMYK"),
+            "optimized Huffman": encode("JPEG", optimize=True),
+            "restart markers": encode("JPEG", restart_marker_blocks=4),
+            "PNG": encode("PNG")}
+
+
+def damaged(data: bytes, rng: random.Random) -> bytes:
+    """Cut short, bits flipped, bytes zeroed or a stretch cut out, as bad disks and transfers do."""
+    out = bytearray(data)
+    kind = rng.randrange(4)
+    at = rng.randrange(2, len(out))
+    if kind == 0:
+        return bytes(out[:at])
+    if kind == 1:
+        for _ in range(rng.randint(1, 4)):
+            out[rng.randrange(2, len(out))] ^= 1 << rng.randrange(8)
+    elif kind == 2:
+        end = min(len(out), at + rng.randint(1, 64))
+        out[at:end] = bytes(end - at)
+    else:
+        del out[at:rng.randrange(at, len(out))]
+    return bytes(out)
+
+
+def verdicts(samples) -> collections.Counter:
+    """(our decode check, TensorFlow's decoder) -> how many samples got that pair of verdicts."""
+    counts = collections.Counter()
+    for sample in samples:
+        try:
+            image_checks.probe(sample)
+            ours = "decodes"
+        except image_checks.ImageProblem:
+            ours = "rejected"
+        try:
+            tf.io.decode_image(sample, channels=3)
+            theirs = "decodes"
+        except tf.errors.InvalidArgumentError:
+            theirs = "rejected"
+        counts[ours, theirs] += 1
+    return counts
+
+
+@pytest.mark.parametrize("name", list(encoded_variants()))
+def test_on_randomly_damaged_images_we_fail_exactly_where_tensorflow_fails(name):
+    """The decode check (DCT-scaled, luminance-only decoding) against TensorFlow's decoder on 300
+    seeded damages of each kind of image: every one is accepted by both or rejected by both.
+    (Before the check made libjpeg reach the end marker, about 1 in 1000 JPEGs damaged this way
+    passed it and failed in TensorFlow.)"""
+    rng = random.Random(name)
+    data = encoded_variants()[name]
+    counts = verdicts(damaged(data, rng) for _ in range(300))
+    assert set(counts) <= {("decodes", "decodes"), ("rejected", "rejected")}, counts
+    assert counts["rejected", "rejected"] >= 20, counts
+    if name != "PNG":  # any damage to a PNG breaks a chunk's CRC
+        assert counts["decodes", "decodes"] >= 20, counts
+
+
+def with_valid_crcs(png: bytes) -> bytes:
+    """The PNG with every chunk's CRC recomputed: damage a CRC cannot reveal, as a buggy encoder writes."""
+    out, at = bytearray(png[:8]), 8
+    while at + 8 <= len(png):
+        length = int.from_bytes(png[at:at + 4], "big")
+        kind, body = png[at + 4:at + 8], png[at + 8:at + 8 + length]
+        out += png[at:at + 8] + body + zlib.crc32(kind + body).to_bytes(4, "big")
+        at += 12 + length
+    return bytes(out)
+
+
+def test_no_damaged_png_that_tensorflow_refuses_passes_even_with_valid_crcs():
+    rng = random.Random(5)
+    data = encoded_variants()["PNG"]
+    counts = verdicts(with_valid_crcs(damaged(data, rng)) for _ in range(600))
+    assert counts["decodes", "rejected"] == 0, counts
+    assert counts["rejected", "rejected"] >= 500, counts
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def test_png_damage_pil_alone_would_let_pass_is_refused_as_tensorflow_refuses_it():
+    header = png_chunk(b"IHDR", (16).to_bytes(4, "big") + (8).to_bytes(4, "big") + bytes([8, 2, 0, 0, 0]))
+    rows = b"".join(b"\x00" + bytes(range(48)) for _ in range(8))
+    unfinished = zlib.compressobj()
+    cases = {
+        "unknown critical chunk": png_chunk(b"ABCD", b"x") + png_chunk(b"IDAT", zlib.compress(rows)),
+        "stream stops after the last row": png_chunk(b"IDAT", unfinished.compress(rows) +
+                                                     unfinished.flush(zlib.Z_SYNC_FLUSH)),
+    }
+    end = png_chunk(b"IEND", b"")
+    for name, middle in cases.items():
+        data = b"\x89PNG\r\n\x1a\n" + header + middle + end
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.io.decode_image(data, channels=3)
+        with pytest.raises(image_checks.ImageProblem, match="PNG data does not decode"):
+            image_checks.probe(data)
+    good = b"\x89PNG\r\n\x1a\n" + header + png_chunk(b"IDAT", zlib.compress(rows))
+    assert image_checks.probe(good + end).width == 16
+    assert image_checks.probe(good + png_chunk(b"IEND", b"xy")).width == 16  # libpng only warns
+    for damaged_end in (end[:-1] + b"\x00", (256).to_bytes(4, "big") + end[4:]):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.io.decode_image(good + damaged_end, channels=3)
+        with pytest.raises(image_checks.ImageProblem, match="IEND chunk is damaged"):
+            image_checks.probe(good + damaged_end)
+
+
 def test_what_we_accept_tensorflow_decodes_at_the_size_we_record():
     data = jpeg((70, 50))
     flipped = data[:300] + bytes(255 - b for b in data[300:340]) + data[340:]  # damaged pixels, still decodable
@@ -278,3 +415,24 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, signum)
     assert stderr.strip().endswith("nothing was written")
     assert len(temporary) == 2 and all(name.startswith(".train.tfrecord-0000") for name in temporary)
     assert list(out.iterdir()) == []
+
+
+def test_an_interrupted_search_for_identical_images_writes_nothing(tmp_path):
+    images = fx.sample_images(40)
+    annotations = fx.write_csv(str(tmp_path / "in"), images)
+    blocker = tmp_path / "in" / images[20].file_name
+    blocker.unlink()
+    os.mkfifo(blocker)  # the search for identical images reads every image before the split: it stops here
+    out = tmp_path / "out"
+    process = subprocess.Popen(command("create_tf_record") + [
+        "--input_format=csv", f"--annotations={annotations}", f"--output_path={out}/train.tfrecord",
+        "--val_fraction=0.2", "--num_workers=2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "finding identical images" in process.stderr.readline()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, stderr
+    assert stderr.strip().splitlines()[-1] == "create_tf_record: error: interrupted (signal 15); nothing was written"
+    assert not out.exists()

@@ -1,6 +1,7 @@
 """Every annotation format -> create_tf_record -> Model Garden's TfExampleDecoder -> the same
 boxes (to 1e-6) and classes; pass-through image bytes; determinism; splits; reports."""
 
+import dataclasses
 import glob
 import json
 import os
@@ -8,13 +9,15 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder
+import od_tools  # noqa: F401  first: tf.keras is then tf-keras, as the OD API needs
+from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder  # noqa: E402
 
 import dataset_fixtures as fx
-from od_tools.datasets import convert as pipeline
+from od_tools.datasets import parallel
 from od_tools.datasets.create import CreateRequest, create_tf_records
 from od_tools.datasets.geometry import Box
 from od_tools.datasets.records import ExampleData, ObjectData
+from od_tools.datasets.splits import split_train_val
 from od_tools.datasets.tf_example import serialize_example
 from od_tools.label_map import read_label_map
 
@@ -64,6 +67,10 @@ def convert(tmp_path, fmt: str, **kwargs):
     elif fmt == "vott-json":
         fx.write_vott_json(root, images, TAGS)
         annotations, input_format = os.path.join(root, "vott-json-export"), "vott"
+    elif fmt == "vott-project":
+        annotations, input_format = fx.write_vott_project(root, images, TAGS, polygons=True), "vott"
+        image_dir = os.path.join(root, "source")
+        images = [i for i in images if i.objects]  # VoTT keeps no asset file for an untagged image
     else:
         annotations, input_format = fx.write_vott_tfrecords(root, images, TAGS), "vott"
     prefix = str(tmp_path / "out" / "train.tfrecord")
@@ -72,7 +79,7 @@ def convert(tmp_path, fmt: str, **kwargs):
     return prefix, report, images
 
 
-@pytest.mark.parametrize("fmt", ["coco", "voc", "csv", "vott-csv", "vott-json", "vott-tfrecord"])
+@pytest.mark.parametrize("fmt", ["coco", "voc", "csv", "vott-csv", "vott-json", "vott-project", "vott-tfrecord"])
 def test_round_trip_through_model_gardens_decoder(tmp_path, fmt):
     prefix, report, images = convert(tmp_path, fmt)
     label_map = read_label_map(str(tmp_path / "out" / "label_map.pbtxt"))
@@ -105,6 +112,9 @@ def test_round_trip_through_model_gardens_decoder(tmp_path, fmt):
     assert saved == report.to_json(relative_to=str(tmp_path / "out"))
     assert saved["totals"]["images_written"] == len(images)
     assert saved["totals"]["objects_written"] == sum(len(i.objects) for i in images)
+    flagged = {name for name, entry in saved["issues"].items() if entry["count"] and entry["action"] == "flagged"}
+    assert flagged == ({"box_from_polygon"} if fmt == "vott-project" else set())
+    assert "connection-secret" not in json.dumps(saved)
 
 
 def test_vott_tfrecord_boxes_past_the_edge_are_clipped_and_ids_fixed(tmp_path):
@@ -136,7 +146,7 @@ def test_coco_crowd_and_area_reach_the_decoder(tmp_path):
 
 
 def test_output_bytes_do_not_depend_on_the_worker_count(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "WINDOW", 5)  # several windows of the worker pool, one still queued
+    monkeypatch.setattr(parallel, "CHUNK_SIZE", 2)  # many chunks, several queued per worker at once
     images = fx.sample_images(24)
     annotations = fx.write_csv(str(tmp_path / "in"), images)
     outputs = {}
@@ -250,3 +260,68 @@ def test_our_serialization_is_byte_identical_to_tensorflows(objects):
                        height=3024, filename="dir/ä.png", source_id="9007199254740993", sha256="ab" * 32,
                        objects=objects)
     assert serialize_example(data) == tensorflow_serialization(data)
+
+
+def planted_duplicates(root) -> tuple[str, list[tuple[str, ...]], list[tuple[str, ...]], tuple[str, ...]]:
+    """A CSV set of 60 images plus 4 byte-for-byte copies, 2 copies re-saved with a comment
+    (other bytes, same pixels) and 3 frames of one clip. Returns (annotations, copied pairs,
+    re-saved pairs, frames)."""
+    base = fx.sample_images(60)
+    copies = [dataclasses.replace(base[i], file_name=f"copy_of_{base[i].file_name}") for i in (1, 11, 21, 31)]
+    resaved = [dataclasses.replace(base[i], file_name=f"resaved_{base[i].file_name}") for i in (5, 15)]
+    frames = [dataclasses.replace(base[40 + k], file_name=f"clipA_frame{k:03d}.jpg") for k in range(3)]
+    annotations = fx.write_csv(str(root), base + copies + resaved + frames)
+    for image in copies + resaved:
+        original = (root / image.file_name.split("_", 2)[-1] if image in resaved else
+                    root / image.file_name.removeprefix("copy_of_")).read_bytes()
+        # A JPEG comment segment after SOI changes the bytes, not the pixels.
+        comment = b"\xff\xfe\x00\x0bre-saved!"
+        (root / image.file_name).write_bytes(original if image in copies else original[:2] + comment + original[2:])
+    pair = lambda image: (image.file_name.split("_", 2)[-1] if image in resaved  # noqa: E731
+                          else image.file_name.removeprefix("copy_of_"), image.file_name)
+    return (annotations, [pair(i) for i in copies], [pair(i) for i in resaved], tuple(f.file_name for f in frames))
+
+
+def split_of(out, names) -> set[str]:
+    train, val = decoded(str(out / "train.tfrecord")), decoded(str(out / "val.tfrecord"))
+    return {"train" if name in train else "val" if name in val else "missing" for name in names}
+
+
+def test_identical_images_always_land_in_the_same_split(tmp_path):
+    annotations, copied, resaved, frames = planted_duplicates(tmp_path / "in")
+    crossed_without_grouping = 0
+    for seed in range(6):
+        out = tmp_path / f"out{seed}"
+        report = create_tf_records(CreateRequest(input_format="csv", annotations=annotations, seed=seed,
+                                                 output_path=str(out / "train.tfrecord"), val_fraction=0.2,
+                                                 num_workers=2))
+        for pair in copied:
+            assert len(split_of(out, pair)) == 1, (seed, pair)
+        split = json.loads((out / "report.json").read_text())["split"]
+        assert {k: split[k] for k in ("groups_kept_together", "images_in_groups", "same_bytes_groups",
+                                      "val_images_wanted", "val_images")} == {
+            "groups_kept_together": 4, "images_in_groups": 8, "same_bytes_groups": 4, "val_images_wanted": 14,
+            "val_images": 14}
+        assert split["examples"][0] == list(copied[0])
+        assert report.issues.counts["image_duplicate"] == 4
+        # The same split without the groups: the test would catch a copy on each side.
+        names = [row.split(",")[0] for row in open(annotations).read().splitlines()[1:]]
+        names = list(dict.fromkeys(names))
+        train, val = split_train_val(names, 0.2, seed)
+        crossed_without_grouping += sum((a in val) != (b in val) for a, b in copied)
+    assert crossed_without_grouping > 0
+
+
+def test_same_pixels_and_split_by_keep_re_saved_copies_and_frames_together(tmp_path):
+    annotations, copied, resaved, frames = planted_duplicates(tmp_path / "in")
+    for seed in range(4):
+        out = tmp_path / f"out{seed}"
+        create_tf_records(CreateRequest(input_format="csv", annotations=annotations, seed=seed, val_fraction=0.2,
+                                        output_path=str(out / "train.tfrecord"), same_image="pixels",
+                                        split_by=r"^(clip\w)_frame\d+", num_workers=2))
+        for group in copied + resaved + [frames]:
+            assert len(split_of(out, group)) == 1, (seed, group)
+        split = json.loads((out / "report.json").read_text())["split"]
+        assert (split["groups_kept_together"], split["same_bytes_groups"], split["same_pixels_groups"],
+                split["split_by_groups"], split["split_by_unmatched"]) == (7, 4, 2, 1, 66)
+        assert (split["same_image"], split["split_by"]) == ("pixels", r"^(clip\w)_frame\d+")

@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder
+import od_tools  # noqa: F401  first: tf.keras is then tf-keras, as the OD API needs
+from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder  # noqa: E402
 from PIL import Image
 
 from od_tools.datasets.demo import CLASSES, DemoSpec, build_demo_dataset

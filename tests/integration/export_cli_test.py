@@ -53,18 +53,30 @@ def test_missing_checkpoint(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_export(tmp_path, f"--pipeline_config_path={DETECTOR / 'pipeline.config'}",
                         f"--trained_checkpoint_dir={tmp_path / 'empty'}", f"--output_directory={output}")
-    assert_one_line_error(result, "no checkpoint found", "--model_dir")
+    assert_one_line_error(result, f"--trained_checkpoint_dir {tmp_path / 'empty'}: no checkpoint in it",
+                          "give the model_dir training wrote")
     assert_nothing_written(tmp_path, output)
 
 
-def test_unsupported_meta_architecture(tmp_path):
+def test_a_meta_architecture_without_tflite_export_is_refused(tmp_path):
     config = tmp_path / "faster_rcnn.config"
-    config.write_text("model { faster_rcnn { num_classes: 3 } }\n")
+    config.write_text('model { faster_rcnn { num_classes: 3 feature_extractor { type: "faster_rcnn_resnet50_keras" } '
+                      'image_resizer { fixed_shape_resizer { height: 320 width: 320 } } } }\n'
+                      f'eval_input_reader {{ label_map_path: "{DETECTOR / "label_map.pbtxt"}" }}\n')
     output = tmp_path / "out"
     result = run_export(tmp_path, f"--pipeline_config_path={config}", f"--trained_checkpoint_dir={DETECTOR}",
                         f"--output_directory={output}")
-    assert_one_line_error(result, "unsupported")
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "model.faster_rcnn: the Object Detection API exports only SSD and CenterNet models to TFLite" in \
+        "\n".join(lines)
     assert_nothing_written(tmp_path, output)
+
+
+def test_only_some_flags_is_an_export_not_the_demo(tmp_path):
+    result = run_export(tmp_path, "--max_detections=5")
+    assert_one_line_error(result, "--trained_checkpoint_dir, --output_directory missing")
+    assert not (tmp_path / "workspace").exists()
 
 
 def test_unwritable_output(tmp_path):
@@ -97,7 +109,7 @@ def expect_user_error(tmp_path: Path, demo_config, checkpoint: str, match: str, 
         str(DETECTOR / "pipeline.config"), overrides, checks=config_lib.Checks(config_lib.Purpose.EXPORT))
     output = tmp_path / "out"
     with pytest.raises(UserError, match=match) as error:
-        export_detector(prepared.experiment, checkpoint, prepared.label_map, str(output),
+        export_detector(prepared, checkpoint, prepared.label_map, str(output),
                         ExportOptions(num_parity_images=4, **options))
     assert "\n" not in str(error.value)
     assert_nothing_written(tmp_path, output)
@@ -125,7 +137,7 @@ def test_partial_checkpoint_truncated_data(tmp_path, demo_config):
 
 def test_checkpoint_that_does_not_fit_the_config(tmp_path, demo_config):
     expect_user_error(tmp_path, demo_config, str(DETECTOR), "does not fit the model",
-                      overrides=["model.ssd.feature_extractor.depth_multiplier=1.0"])
+                      overrides=["model.ssd.feature_extractor.fpn.additional_layer_depth=64"])
 
 
 def test_empty_representative_set(tmp_path, demo_config):

@@ -16,6 +16,7 @@ import time
 import pytest
 import tensorflow as tf
 
+from od_tools.modeling import read_step
 from shapes_records import write_shapes  # beside this file
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "testdata", "tiny_pipeline.config")
@@ -28,7 +29,7 @@ def tool(name: str) -> list[str]:
 
 def train_command(config: str, model_dir: str, *flags: str) -> list[str]:
     return [sys.executable, "-m", "od_tools.train", f"--pipeline_config_path={config}", f"--model_dir={model_dir}",
-            "--summary_every_n=1", "--noeval_on_train_end", *flags]
+            "--noeval_on_train_end", *flags]
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +39,16 @@ def config(tmp_path_factory) -> str:
     return os.path.join(folder, "pipeline.config")
 
 
+def latest_step(model_dir: str) -> int:
+    latest = tf.train.latest_checkpoint(model_dir)
+    return read_step(latest) if latest else -1
+
+
 def wait_for_checkpoint(model_dir: str, step: int, process: subprocess.Popen, timeout: float = 240) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        latest = tf.train.latest_checkpoint(model_dir)
-        if latest and int(latest.rpartition("-")[2]) >= step:
-            return int(latest.rpartition("-")[2])
+        if latest_step(model_dir) >= step:
+            return latest_step(model_dir)
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.2)
     raise AssertionError(f"no checkpoint at step {step} after {timeout} s")
@@ -62,7 +67,7 @@ def resumed(config, tmp_path_factory):
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
-    killed_at = int(tf.train.latest_checkpoint(model_dir).rpartition("-")[2])
+    killed_at = latest_step(model_dir)
     second = subprocess.run(train_command(config, model_dir, f"--num_train_steps={killed_at + 4}",
                                           "--checkpoint_every_n=3"),
                             capture_output=True, text=True, timeout=300)
@@ -72,10 +77,11 @@ def resumed(config, tmp_path_factory):
 def test_killed_training_resumes_at_the_next_step(resumed):
     model_dir, killed_at, second = resumed
     assert second.returncode == 0, second.stderr[-3000:]
-    assert f"resuming from {os.path.join(model_dir, f'ckpt-{killed_at}')} at step {killed_at}" in second.stderr
+    assert f"resuming from step {killed_at} in {model_dir}" in second.stderr
     assert f"trained steps {killed_at}-{killed_at + 4}" in second.stderr
-    assert re.search(rf"train \[#+\] {killed_at + 4}/{killed_at + 4} steps [\d.]+ steps/s ETA", second.stderr)
-    assert tf.train.latest_checkpoint(model_dir).endswith(f"ckpt-{killed_at + 4}")
+    assert re.search(rf"train \[#+\] {killed_at + 4}/{killed_at + 4} steps [\d.]+ steps/s ETA 0:00 loss [\d.]+ lr ",
+                     second.stderr)
+    assert latest_step(model_dir) == killed_at + 4
 
 
 def test_no_checkpoint_is_left_corrupt(resumed):
@@ -98,7 +104,7 @@ def test_eval_tool_scores_the_checkpoint_and_draws_it(resumed, tmp_path):
     with open(os.path.join(model_dir, "eval", "metrics.json")) as f:
         metrics = json.load(f)
     assert metrics["step"] == killed_at + 4 and metrics["num_images"] == 8
-    assert metrics["checkpoint"].endswith(f"ckpt-{killed_at + 4}")
+    assert metrics["checkpoint"] == tf.train.latest_checkpoint(model_dir)
     assert {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR@1", "AR@10", "AR@100"} <= set(metrics)
     assert len(glob.glob(os.path.join(render_dir, "*.png"))) == 2
 
@@ -108,7 +114,9 @@ def test_eval_tool_rejects_a_missing_checkpoint(tmp_path, config):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("eval: error:")]
-    assert len(errors) == 1 and "no checkpoint there" in errors[0]
+    assert errors == [f"eval: error: --checkpoint_dir {tmp_path}: no checkpoint in it (no `checkpoint` file naming a "
+                      "ckpt-N, in it or in its checkpoint/ folder); give the model_dir training wrote, a model-zoo "
+                      "folder or a ckpt-N prefix"]
 
 
 def test_preflight_stops_training_before_it_starts(config, tmp_path):
@@ -121,6 +129,22 @@ def test_preflight_stops_training_before_it_starts(config, tmp_path):
     start = next(i for i, line in enumerate(lines) if line.startswith("train: error:"))
     assert "2 problem(s)" in lines[start]
     assert lines[start + 1].strip().startswith("model.ssd.image_resizer.fixed_shape_resizer.height: 70 is not")
-    assert lines[start + 1].strip().endswith("use 64 or 96")
+    assert lines[start + 1].strip().endswith("use 64 or 96 (or set model.ssd.feature_extractor.pad_to_multiple: 32)")
     assert lines[start + 2].strip().startswith("train_config.batch_size: must be at least 1")
     assert not os.path.exists(tmp_path / "run")
+
+
+def test_checkpoint_dir_evaluates_as_model_main_tf2_does(resumed, tmp_path):
+    """--checkpoint_dir: the OD API's eval_continuously on the newest checkpoint, which is the
+    last training step, so it stops there."""
+    model_dir, killed_at, _ = resumed
+    eval_dir = tmp_path / "eval_run"
+    result = subprocess.run([sys.executable, "-m", "od_tools.train", f"--pipeline_config_path={model_dir}/pipeline.config",
+                             f"--model_dir={eval_dir}", f"--checkpoint_dir={model_dir}", "--eval_timeout=5"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = []
+    for event_file in glob.glob(str(eval_dir / "eval" / "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            steps += [event.step for value in event.summary.value if value.tag == "DetectionBoxes_Precision/mAP"]
+    assert steps == [killed_at + 4]

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import urllib.parse
 from typing import Sequence
 
 import numpy as np
@@ -162,6 +163,89 @@ def write_vott_json(folder: str, images: Sequence[Image], tags: Sequence[str]) -
     with open(path, "w") as f:
         json.dump(document, f, indent=4)
     return path
+
+
+VOTT_SOURCE = "C:/Users/annotator/My Pictures/street set"  # the annotating machine's source folder
+
+
+def _vott_asset(image: Image, source: str) -> dict:
+    """An asset as VoTT 2.x records it: id = md5 of its file URL, the URL percent-encoded."""
+    url = "file:" + urllib.parse.quote(f"{source}/{image.file_name}", safe="/:")
+    return {"format": image.file_name.rsplit(".", 1)[-1], "id": hashlib.md5(url.encode()).hexdigest(),
+            "name": os.path.basename(image.file_name), "path": url,
+            "size": {"width": image.width, "height": image.height}, "state": 2, "type": 1}
+
+
+def _vott_regions(image: Image, index: int, polygons: bool = False) -> list[dict]:
+    regions = []
+    for k, o in enumerate(image.objects):
+        x0, y0, x1, y1 = o.box
+        if polygons and k == 0:  # a diamond inside the box, touching all four sides
+            points = [{"x": (x0 + x1) / 2, "y": y0}, {"x": x1, "y": (y0 + y1) / 2},
+                      {"x": (x0 + x1) / 2, "y": y1}, {"x": x0, "y": (y0 + y1) / 2}]
+            regions.append({"id": f"p{index}_{k}", "type": "POLYGON", "tags": [o.name], "points": points,
+                            "boundingBox": {"height": y1 - y0, "width": x1 - x0, "left": x0, "top": y0}})
+            continue
+        regions.append({"id": f"r{index}_{k}", "type": "RECTANGLE", "tags": [o.name],
+                        "boundingBox": {"height": y1 - y0, "width": x1 - x0, "left": x0, "top": y0},
+                        "points": [{"x": x0, "y": y0}, {"x": x1, "y": y0}, {"x": x1, "y": y1}, {"x": x0, "y": y1}]})
+    return regions
+
+
+def encrypted_block(secret: str) -> dict:
+    """providerOptions as VoTT saves them: encrypted with the project's security token, which
+    VoTT keeps in its own settings, never in the project. A reader must leave it alone."""
+    sealed = json.dumps({"ciphertext": hashlib.sha256(secret.encode()).hexdigest() * 3, "iv": "00" * 12})
+    return {"encrypted": base64.b64encode(sealed.encode()).decode()}
+
+
+def write_vott_project(folder: str, images: Sequence[Image], tags: Sequence[str], polygons: bool = False,
+                       video_frame: bool = False, secret: str = "connection-secret",
+                       recorded_source: str = VOTT_SOURCE, encrypted: dict | None = None) -> str:
+    """A VoTT 2.x project as its target folder holds it: `<name>.vott` (tags, encrypted
+    connections, the asset list) and one `<asset id>-asset.json` per tagged image (images with
+    objects; the others are only visited). The images go to folder/source/, a copy of the
+    annotating machine's source folder `recorded_source` (the default: a Windows folder this
+    machine lacks). `encrypted` replaces the encrypted connection settings. Returns the target
+    folder."""
+    target = os.path.join(folder, "target")
+    os.makedirs(target, exist_ok=True)
+    write_images(os.path.join(folder, "source"), images)
+    assets = {}
+    for index, image in enumerate(images):
+        asset = _vott_asset(image, recorded_source)
+        if not image.objects:
+            asset["state"] = 1  # visited, never tagged: VoTT writes no asset file
+        assets[asset["id"]] = asset
+        if image.objects:
+            metadata = {"asset": asset, "regions": _vott_regions(image, index, polygons), "version": "2.2.0"}
+            with open(os.path.join(target, f"{asset['id']}-asset.json"), "w") as f:
+                json.dump(metadata, f, indent=4)
+    if video_frame:
+        video = {"format": "mp4", "id": "v" * 32, "name": "clip.mp4", "path": f"file:{recorded_source}/clip.mp4",
+                 "size": {"width": 64, "height": 48}, "state": 2, "type": 2}
+        frame = {**video, "id": "f" * 32, "name": "clip.mp4#t=2.5", "path": f"file:{recorded_source}/clip.mp4#t=2.5",
+                 "type": 3, "parent": video, "timestamp": 2.5}
+        assets[video["id"]] = video
+        metadata = {"asset": frame, "regions": [{"id": "v0", "type": "RECTANGLE", "tags": [tags[0]],
+                                                 "boundingBox": {"height": 9, "width": 9, "left": 1, "top": 1},
+                                                 "points": []}], "version": "2.2.0"}
+        with open(os.path.join(target, f"{frame['id']}-asset.json"), "w") as f:
+            json.dump(metadata, f, indent=4)
+    sealed = encrypted if encrypted is not None else encrypted_block(secret)
+    connection = {"name": "local", "providerType": "localFileSystemProxy", "providerOptions": sealed}
+    project = {
+        "name": "Street Project", "securityToken": "Street Project Token",
+        "sourceConnection": {**connection, "id": "src0"}, "targetConnection": {**connection, "id": "tgt0"},
+        "videoSettings": {"frameExtractionRate": 15},
+        "tags": [{"name": t, "color": "#5db300"} for t in tags],
+        "id": "proj0", "activeLearningSettings": {"autoDetect": False, "predictTag": True, "modelPathType": "coco"},
+        "exportFormat": {"providerType": "vottJson", "providerOptions": sealed},
+        "version": "2.2.0", "lastVisitedAssetId": next(iter(assets)), "assets": assets,
+    }
+    with open(os.path.join(target, "Street Project.vott"), "w") as f:
+        json.dump(project, f, indent=4)
+    return target
 
 
 def vott_example(image: Image, data: bytes, tags: Sequence[str], overshoot: float = 0.0) -> bytes:

@@ -76,6 +76,15 @@ def test_progress_in_logs_is_rate_limited():
     assert lines[-1].startswith("work [########################] 1000/1000 items")
 
 
+def test_progress_rate_counts_from_first_update_not_from_set_up():
+    # A resumed run at step 100 whose first report (after tracing) is step 140: no rate can be
+    # known yet, so none is claimed (not 40 steps in ~0 s).
+    stream = io.StringIO()
+    progress = Progress("train", total=200, unit="steps", stream=stream, initial=100, clock_from_first_update=True)
+    progress.set(140)
+    assert " 0.0 steps/s ETA ?" in stream.getvalue().splitlines()[0]
+
+
 TOOL = """
 from od_tools.common import cli
 from od_tools.common.errors import UserError

@@ -1,13 +1,15 @@
 """Annotation readers: every format parses to the same typed records; broken files fail in one line."""
 
+import glob
 import json
 import os
+import shutil
 
 import pytest
 
 import dataset_fixtures as fx
 from od_tools.common.errors import UserError
-from od_tools.datasets import geometry
+from od_tools.datasets import geometry, vott
 from od_tools.datasets.classes import resolve_label_map
 from od_tools.datasets.readers import read_dataset
 from od_tools.datasets.records import Units
@@ -58,6 +60,94 @@ def test_vott_json_export_folder(tmp_path):
     assert summary(dataset) == EXPECTED
     assert dataset.declared_classes == ((1, "dog"), (2, "cat"))
     assert all(os.path.isfile(r.image_path) for r in dataset.records)
+
+
+IN_FOLDERS = [fx.Image(f"day/{i.file_name}", i.width, i.height, i.objects) for i in IMAGES]
+
+
+def test_vott_project_folder(tmp_path):
+    """The target folder of a VoTT 2.x project: tags from the .vott file, one record per
+    *-asset.json, images found by the recorded path's tail under --image_dir."""
+    target = fx.write_vott_project(str(tmp_path), IN_FOLDERS, tags=["dog", "cat"], video_frame=True)
+    dataset = read_dataset("vott", target, str(tmp_path / "source"))
+    tagged = [i for i in IN_FOLDERS if i.objects]
+    frame, *images = dataset.records  # ordered by the recorded path: ".../clip.mp4#t=2.5", ".../day/..."
+    assert summary(dataset)[1:] == [(os.path.basename(i.file_name), [(o.name, o.box) for o in i.objects])
+                                    for i in tagged]
+    assert dataset.declared_classes == ((1, "dog"), (2, "cat"))
+    assert [r.image_path for r in images] == [str(tmp_path / "source" / i.file_name) for i in tagged]
+    assert all(os.path.isfile(r.image_path) for r in images)
+    assert [r.declared_size for r in images] == [(i.width, i.height) for i in tagged]
+    assert [r.source_id for r in dataset.records] == ["1", "2", "3", "4"]
+    assert frame.filename == "clip.mp4#t=2.5"
+    assert [(i.kind, i.detail) for i in frame.issues] == [("image_missing", "a video frame: a project folder holds no "
+                                                           "frame images; export the project from VoTT (VoTT JSON "
+                                                           "export) to get them")]
+    assert read_dataset("vott", os.path.join(target, "Street Project.vott"),
+                        str(tmp_path / "source")).records == dataset.records
+
+
+def test_vott_project_polygons_become_their_bounding_box_flagged(tmp_path):
+    target = fx.write_vott_project(str(tmp_path), IMAGES, tags=["dog", "cat"], polygons=True)
+    dataset = read_dataset("vott", target, str(tmp_path / "source"))
+    assert summary(dataset) == [e for e in EXPECTED if e[1]]  # the diamond's box is the drawn box
+    flagged = [issue for record in dataset.records for issue in record.issues]
+    assert len(flagged) == len([i for i in IMAGES if i.objects])
+    assert flagged[0].kind == "box_from_polygon" and "region p1_0 is a POLYGON; its bounding box" in flagged[0].detail
+
+
+@pytest.mark.parametrize("sealed", [None, {"encrypted": "%%% not base64, not JSON {"}, {"encrypted": ""}])
+def test_vott_project_connections_are_never_decrypted_nor_repeated(tmp_path, sealed):
+    target = fx.write_vott_project(str(tmp_path), IMAGES, tags=["dog", "cat"], secret="hunter2", encrypted=sealed)
+    dataset = read_dataset("vott", target, str(tmp_path / "source"))
+    assert len(dataset.records) == 3
+    blob = json.load(open(os.path.join(target, "Street Project.vott")))["sourceConnection"]["providerOptions"]
+    assert not blob["encrypted"] or blob["encrypted"] not in repr(dataset)
+    assert "hunter2" not in repr(dataset)
+
+
+def test_vott_project_images_at_the_recorded_path_win_and_missing_ones_say_where_vott_had_them(tmp_path):
+    source = tmp_path / "source"
+    target = fx.write_vott_project(str(tmp_path), IN_FOLDERS, tags=["dog", "cat"], recorded_source=str(source))
+    here = read_dataset("vott", target, str(tmp_path / "elsewhere"))
+    assert [r.image_path for r in here.records] == [str(source / i.file_name) for i in IN_FOLDERS if i.objects]
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    os.rename(source, copy / "source")
+    for image_dir in (copy, copy / "source"):  # the longest tail that exists: source/day/x.jpg, day/x.jpg
+        found = read_dataset("vott", target, str(image_dir))
+        assert [r.image_path for r in found.records] == [str(copy / "source" / i.file_name)
+                                                          for i in IN_FOLDERS if i.objects]
+    missing = read_dataset("vott", target, None).records[0]
+    assert missing.image_path == os.path.join(target, "img001.jpg")
+    assert missing.missing_hint == (f" (VoTT recorded {source}/day/img001.jpg; no tail of it is under {target}); "
+                                    "point --image_dir at a copy of the project's source folder")
+
+
+def test_vott_recorded_paths_give_tails_that_stay_inside_the_image_folder():
+    assert vott._tails("C:/Users/ann/My Pictures/day/a.jpg") == [
+        "Users/ann/My Pictures/day/a.jpg", "ann/My Pictures/day/a.jpg", "My Pictures/day/a.jpg", "day/a.jpg", "a.jpg"]
+    assert vott._tails("D:\\set\\..\\..\\secret\\b.jpg") == ["set/secret/b.jpg", "secret/b.jpg", "b.jpg"]
+    assert vott._recorded_path({"path": "file:C:/My%20Pictures/a.jpg"}) == "C:/My Pictures/a.jpg"
+    assert vott._recorded_path({"path": "https://acct.blob.core.windows.net/c/a%201.jpg?sig=TOKEN"}) == "/c/a 1.jpg"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda target: os.remove(os.path.join(target, "Street Project.vott")),
+     r"holds VoTT asset files \(\*-asset.json\) but no .vott project file, which names the classes"),
+    (lambda target: shutil.copy(os.path.join(target, "Street Project.vott"), os.path.join(target, "Old.vott")),
+     r"holds several VoTT projects \(Old.vott, Street Project.vott\); point it at one .vott file"),
+    (lambda target: [os.remove(p) for p in glob.glob(os.path.join(target, "*-asset.json"))],
+     r"the VoTT project has no \*-asset.json files \(VoTT writes one per tagged image\)"),
+    (lambda target: open(os.path.join(target, "Street Project.vott"), "w").write('{"name": "x"}'),
+     r"Street Project.vott: not a VoTT project file \(no 'tags'\)"),
+])
+def test_vott_project_folders_that_cannot_be_read_say_why_in_one_line(tmp_path, change, message):
+    target = fx.write_vott_project(str(tmp_path), IMAGES, tags=["dog", "cat"])
+    change(target)
+    with pytest.raises(UserError, match=message) as caught:
+        read_dataset("vott", target, str(tmp_path / "source"))
+    assert "\n" not in str(caught.value)
 
 
 def test_label_maps_come_from_declared_classes_or_sorted_names(tmp_path):

@@ -116,3 +116,19 @@ def test_report_table_lists_every_model_and_the_verdict():
     assert "detect_int8.tflite" in table and "0.9300" in table and "FAILED (< 0.95)" in table
     assert " 9/10" in table and "0.890" in table
     assert not report.passed and report.to_json()["models"][0]["parity"]["tf.lite"]["matched_fraction"] == 1.0
+
+
+def test_app_input_maps_onto_each_family_preprocessing():
+    """The TFLite input is (pixel - 127.5) / 127.5; the adapter maps it onto what the model's
+    own preprocessing makes of the same pixel."""
+    from od_tools.export.tflite_graph import Affine, RAW_PIXELS
+
+    mobilenet = Affine((1 / 127.5,) * 3, (-1.0,) * 3)  # (2/255) * pixel - 1
+    assert mobilenet.from_app_input().is_identity  # nothing in front of the OD API's graph
+    resnet = Affine((1.0,) * 3, (-123.68, -116.779, -103.939))  # pixel - channel means
+    adapter = resnet.from_app_input()
+    x = np.array([-1.0, 0.0, 0.5])
+    pixel = x * 127.5 + 127.5
+    for c in range(3):
+        np.testing.assert_allclose(adapter.scale[c] * x + adapter.offset[c], pixel - [123.68, 116.779, 103.939][c])
+    assert not adapter.is_identity and not RAW_PIXELS.from_app_input().is_identity

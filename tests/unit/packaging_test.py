@@ -77,16 +77,19 @@ def test_sdist_requirement_pins_the_file_hash(tmp_path):
 def test_assembled_set_lists_every_file_and_pins_the_lock(tmp_path):
     sdist = tmp_path / "od_tools-0.1.0.tar.gz"
     sdist.write_bytes(b"trainer")
+    patched = tmp_path / "tf_slim-1.1.0+tf2.20.tar.gz"  # replaces the lock's tf-slim
+    patched.write_bytes(b"patched")
     wheel = tmp_path / "dep-1.0-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
     lock = tmp_path / "requirements.lock"
     lock.write_text("# header\ndep==1.0 \\\n    --hash=sha256:" + hashlib.sha256(b"wheel").hexdigest() + "\n"
+                    + "tf-slim==1.1.0 \\\n    --hash=sha256:" + "1" * 64 + "\n    # via tf-models-official\n"
                     + "".join(f"{name}==1 \\\n    --hash=sha256:{'0' * 64}\n    # via x\n" for name in BUILD_TOOLS))
     out = tmp_path / "out"
-    assemble(out, sdist, [wheel], lock)
+    assemble(out, [sdist, patched], [wheel], lock)
     assert sorted(p.name for p in out.iterdir()) == [
         "SHA256SUMS", "build-requirements.txt", "dep-1.0-py3-none-any.whl", "od_tools-0.1.0.tar.gz",
-        "requirements.txt"]
+        "requirements.txt", "tf_slim-1.1.0+tf2.20.tar.gz"]
     build = (out / "build-requirements.txt").read_text()
     assert [line.split("==")[0] for line in build.splitlines() if "==" in line] == list(BUILD_TOOLS)
     assert "dep==" not in build and "# via" not in build
@@ -94,8 +97,9 @@ def test_assembled_set_lists_every_file_and_pins_the_lock(tmp_path):
     for name, digest in sums.items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
     text = (out / "requirements.txt").read_text()
-    assert requirements_text(sdist, lock.read_text()) == text
+    assert requirements_text([sdist, patched], lock.read_text()) == text
     assert "od-tools==0.1.0" in text and "dep==1.0" in text and "# header" not in text
+    assert "tf-slim==1.1.0+tf2.20" in text and "tf-slim==1.1.0 " not in text and "1" * 64 not in text
 
 
 def test_build_requirements_need_pip_and_setuptools_in_the_lock():

@@ -1,4 +1,5 @@
-"""pipeline.config: parsing, --override, preflight and the Model Garden mapping."""
+"""pipeline.config on the OD API's own schema: parsing, --config_override and --override, TF1
+translation, preflight rules, checkpoint locations."""
 
 from __future__ import annotations
 
@@ -13,16 +14,25 @@ from od_tools.config import (
     PipelineConfigError,
     PreflightError,
     Purpose,
+    apply_config_override,
     apply_overrides,
     load_pipeline,
     parse_pipeline_text,
     preflight,
     prepare,
+    read_pipeline_config,
 )
-from od_tools.config import architecture
+from od_tools.config import architecture, checkpoints
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
 ZOO = os.path.join(TESTDATA, "ssd_mobilenet_v2_fpnlite_320x320.config")
+ZOO_CONFIGS = ("ssd_mobilenet_v2_fpnlite_320x320", "ssd_mobilenet_v2_320x320", "ssd_mobilenet_v1_fpn_640x640",
+               "ssd_resnet50_v1_fpn_640x640", "ssd_efficientdet_d0_512x512", "centernet_mobilenetv2_fpn_512x512")
+TF1 = os.path.join(TESTDATA, "ssd_mobilenet_v1_quantized_300x300_tf1.config")
+
+
+def config_path(name: str) -> str:
+    return os.path.join(TESTDATA, f"{name}.config")
 
 
 @pytest.fixture
@@ -35,15 +45,15 @@ def data_dir(tmp_path):
     return tmp_path
 
 
-def zoo_overrides(folder) -> list[str]:
-    """The edits every zoo config needs: data paths, no pretrained checkpoint."""
+def data_overrides(folder, kind: str = "ssd") -> list[str]:
+    """The edits every zoo config needs: data paths, no pretrained checkpoint, classes from the labels."""
     return [
         f"train_input_reader.label_map_path={folder}/label_map.pbtxt",
         f"train_input_reader.tf_record_input_reader.input_path={folder}/train.tfrecord-*",
         f"eval_input_reader.label_map_path={folder}/label_map.pbtxt",
         f"eval_input_reader.tf_record_input_reader.input_path={folder}/val.tfrecord-*",
         "train_config.fine_tune_checkpoint=",
-        "model.ssd.num_classes=0",
+        f"model.{kind}.num_classes=0",
     ]
 
 
@@ -55,32 +65,40 @@ def problems_of(path: str, overrides, **checks) -> list[str]:
 
 # ---- parsing ---------------------------------------------------------------------------------
 
-def test_zoo_config_parses_with_its_values():
-    pipeline = load_pipeline(ZOO)
-    ssd = pipeline.config.model.ssd
-    assert ssd.feature_extractor.type == "ssd_mobilenet_v2_fpn_keras"
-    assert (ssd.image_resizer.fixed_shape_resizer.height, ssd.image_resizer.fixed_shape_resizer.width) == (320, 320)
-    assert ssd.feature_extractor.fpn.max_level == 7
-    assert list(ssd.anchor_generator.multiscale_anchor_generator.aspect_ratios) == [1.0, 2.0, 0.5]
-    assert pipeline.config.train_config.optimizer.momentum_optimizer.learning_rate.HasField(
-        "cosine_decay_learning_rate")
+@pytest.mark.parametrize("name", ZOO_CONFIGS)
+def test_every_zoo_shaped_config_parses_and_validates_once_its_paths_are_set(name, data_dir):
+    kind = "center_net" if name.startswith("centernet") else "ssd"
+    prepared = prepare(config_path(name), data_overrides(data_dir, kind), checks=Checks(Purpose.TRAIN))
+    assert prepared.num_classes == 3 and prepared.notes == ()
+    assert prepared.pipeline.train_input_paths == [f"{data_dir}/train.tfrecord-*"]
 
 
-@pytest.mark.parametrize("block, name", [("faster_rcnn { num_classes: 90 first_stage_max_proposals: 300 }",
-                                          "Faster R-CNN"),
-                                         ("center_net { num_classes: 1 object_center_params { } }", "CenterNet")])
-def test_unsupported_meta_architectures_get_one_line(block, name):
-    with pytest.raises(PipelineConfigError) as error:
-        parse_pipeline_text(f"model {{ {block} }} train_config {{ batch_size: 2 }}", "x.config")
-    message = str(error.value)
-    assert "\n" not in message and name in message and "unsupported" in message
+def test_a_byte_order_mark_and_windows_line_ends_parse(tmp_path):
+    text = open(ZOO, encoding="utf-8").read()
+    path = tmp_path / "windows.config"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    assert read_pipeline_config(str(path)) == read_pipeline_config(ZOO)
 
 
 def test_misspelt_field_names_line_and_suggestion():
     with pytest.raises(PipelineConfigError) as error:
         parse_pipeline_text("model {\n  ssd {\n    num_clases: 3\n  }\n}\n", "p.config")
-    assert str(error.value).startswith("p.config:3:")
-    assert "did you mean 'num_classes'" in str(error.value)
+    message = str(error.value)
+    assert message.startswith("p.config:3:") and "did you mean 'num_classes'" in message and "\n" not in message
+
+
+def test_fields_of_every_family_are_known():
+    """What a hand-written schema lacked: EfficientDet's bifpn, CenterNet's blocks."""
+    config = read_pipeline_config(config_path("ssd_efficientdet_d0_512x512"))
+    assert config.model.ssd.feature_extractor.bifpn.num_filters == 64
+    config = read_pipeline_config(config_path("centernet_mobilenetv2_fpn_512x512"))
+    assert config.model.center_net.object_center_params.max_box_predictions == 20
+
+
+def test_a_config_without_a_model_says_so():
+    with pytest.raises(PipelineConfigError) as error:
+        parse_pipeline_text("train_config { batch_size: 2 }", "x.config")
+    assert "no model { ... } block" in str(error.value)
 
 
 # ---- overrides -------------------------------------------------------------------------------
@@ -109,7 +127,7 @@ def test_overrides_are_typed_by_the_field():
 @pytest.mark.parametrize("spec, expected", [
     ("model.ssd.num_clases=1", "has no field 'num_clases'; did you mean 'num_classes'?"),
     ("train_config.batch_size=sixteen", "train_config.batch_size takes a non-negative integer, not 'sixteen'"),
-    ("model.ssd.post_processing.score_converter=TANH", "takes one of IDENTITY, SOFTMAX, SIGMOID"),
+    ("model.ssd.post_processing.score_converter=TANH", "takes one of IDENTITY, SIGMOID, SOFTMAX"),
     ("train_config.batch_size.x=1", "train_config.batch_size is a non-negative integer, not a block"),
     ("train_config.batch_size", "expected path.to.field=value"),
     ("train_config.data_augmentation_options[5].random_horizontal_flip={}", "does not exist (2 entries)"),
@@ -121,34 +139,126 @@ def test_bad_overrides_say_what_is_wrong(spec, expected):
     assert "\n" not in str(error.value)
 
 
-# ---- preflight -------------------------------------------------------------------------------
+def test_config_override_merges_text_as_the_od_api_exporters_do():
+    config = apply_config_override(load_pipeline(ZOO).config,
+                                   "model { ssd { num_classes: 2 } } train_config { batch_size: 8 }")
+    assert (config.model.ssd.num_classes, config.train_config.batch_size) == (2, 8)
+    assert config.model.ssd.feature_extractor.type == "ssd_mobilenet_v2_fpn_keras"  # the rest is kept
+    with pytest.raises(PipelineConfigError) as error:
+        apply_config_override(config, "model { ssd { num_clases: 2 } }")
+    assert str(error.value).startswith("--config_override: ")
 
-def test_zoo_config_at_320_passes_preflight(data_dir):
-    assert problems_of(ZOO, zoo_overrides(data_dir)) == []
+
+# ---- preflight: sizes ------------------------------------------------------------------------
+
+def test_the_classic_ssd_at_300_passes(data_dir):
+    assert problems_of(config_path("ssd_mobilenet_v2_320x320"), data_overrides(data_dir)) == []
 
 
-def test_zoo_config_at_300_is_rejected_with_the_nearest_sizes(data_dir):
-    overrides = zoo_overrides(data_dir) + ["model.ssd.image_resizer.fixed_shape_resizer.height=300",
-                                           "model.ssd.image_resizer.fixed_shape_resizer.width=300"]
-    problems = problems_of(ZOO, overrides)
+def size_overrides(size: int) -> list[str]:
+    return [f"model.ssd.image_resizer.fixed_shape_resizer.height={size}",
+            f"model.ssd.image_resizer.fixed_shape_resizer.width={size}"]
+
+
+def test_an_fpn_at_300_is_caught_with_the_sizes_that_work(data_dir):
+    problems = problems_of(config_path("ssd_mobilenet_v1_fpn_640x640"), data_overrides(data_dir) + size_overrides(300))
     assert len(problems) == 2
     assert problems[0].startswith("model.ssd.image_resizer.fixed_shape_resizer.height: 300 is not divisible by 2^5")
-    assert problems[0].endswith("use 288 or 320")
+    assert "use 288 or 320" in problems[0]
+
+
+@pytest.mark.parametrize("fix", ["model.ssd.feature_extractor.pad_to_multiple=32",
+                                 "model.ssd.feature_extractor.use_explicit_padding=true"])
+def test_an_fpn_at_300_builds_with_padding(data_dir, fix):
+    overrides = data_overrides(data_dir) + size_overrides(300) + [fix]
+    assert problems_of(config_path("ssd_mobilenet_v1_fpn_640x640"), overrides) == []
+
+
+def test_bifpn_sizes_must_divide_by_its_top_level(data_dir):
+    config = config_path("ssd_efficientdet_d0_512x512")
+    resizer = "model.ssd.image_resizer={fixed_shape_resizer {height: 320 width: 384}}"
+    problems = problems_of(config, data_overrides(data_dir) + [resizer])
+    assert problems == ["model.ssd.image_resizer.fixed_shape_resizer.height: 320 is not a multiple of 2^7 = 128, "
+                        "so the BiFPN's levels 3-7 would not line up; use 256 or 384"]
 
 
 def test_fpn_size_rule_follows_the_merged_levels():
-    # Levels above the MobileNet's top (5) are strided convs: 320 works up to max_level 7.
+    # Levels above the backbone's top (5) are strided convs: 320 works up to max_level 7.
     assert architecture.fpn_levels_line_up(320, 3, 7)
     assert not architecture.fpn_levels_line_up(300, 3, 7)
     assert architecture.fpn_levels_line_up(300, 3, 4)  # ceil(300/8) = 38 = 2 * ceil(300/16)
     assert not architecture.fpn_levels_line_up(336, 3, 5)
     assert architecture.nearest_fpn_sizes(300, 7) == (288, 320)
-    assert architecture.nearest_fpn_sizes(200, 4) == (192, 208)
+    assert architecture.padded_size(300, 32) == 320 and architecture.padded_size(300, 0) == 300
 
+
+def test_export_needs_a_fixed_input_size(data_dir):
+    problems = problems_of(config_path("ssd_efficientdet_d0_512x512"), data_overrides(data_dir),
+                           purpose=Purpose.EXPORT)
+    assert problems == ["model.ssd.image_resizer: keep_aspect_ratio_resizer gives no fixed input size, which a TFLite "
+                        "model needs; use fixed_shape_resizer { height: 320 width: 320 }"]
+
+
+# ---- preflight: TF1 configs and extractors ----------------------------------------------------
+
+def tf1_overrides(folder) -> list[str]:
+    return data_overrides(folder) + ["train_config.from_detection_checkpoint=false"]
+
+
+def test_a_tf1_config_runs_as_its_keras_twin_with_notes(data_dir):
+    prepared = prepare(TF1, tf1_overrides(data_dir), checks=Checks(Purpose.TRAIN))
+    assert prepared.config.model.ssd.feature_extractor.type == "ssd_mobilenet_v1_keras"
+    assert len(prepared.notes) == 2
+    assert prepared.notes[0].startswith("model.ssd.feature_extractor.type: 'ssd_mobilenet_v1' is the TF1")
+    assert "--quantization=int8" in prepared.notes[1]
+    with pytest.raises(PreflightError) as error:
+        prepare(TF1, tf1_overrides(data_dir), checks=Checks(Purpose.TRAIN), strict=True)
+    assert "2 problem(s)" in str(error.value) and "(--strict)" in str(error.value)
+
+
+def test_a_tf1_only_extractor_names_the_nearest_tf2_config(data_dir):
+    problems = problems_of(TF1, tf1_overrides(data_dir) + ["model.ssd.feature_extractor.type=ssd_mobilenet_v3_large"])
+    assert problems == ["model.ssd.feature_extractor.type: 'ssd_mobilenet_v3_large' is a TF1-only (slim) feature "
+                        "extractor with no TensorFlow 2 implementation in the Object Detection API; start from the TF2 "
+                        "model zoo's ssd_mobilenet_v2_fpnlite_320x320_coco17_tpu-8 config"]
+
+
+def test_an_unknown_extractor_gets_a_suggestion(data_dir):
+    problems = problems_of(ZOO, data_overrides(data_dir) + ["model.ssd.feature_extractor.type=ssd_mobilenet_v2_fpn_kera"])
+    assert len(problems) == 1 and "did you mean 'ssd_mobilenet_v2_fpn_keras'?" in problems[0]
+
+
+def test_faster_rcnn_trains_but_does_not_export_to_tflite(data_dir, tmp_path):
+    text = """model { faster_rcnn { num_classes: 3 image_resizer { fixed_shape_resizer { height: 320 width: 320 } }
+      feature_extractor { type: "faster_rcnn_resnet50_keras" } } }
+      train_config { batch_size: 2 num_steps: 10 optimizer { momentum_optimizer { learning_rate {
+      constant_learning_rate { learning_rate: 0.01 } } } } }"""
+    path = tmp_path / "frcnn.config"
+    path.write_text(text)
+    overrides = data_overrides(data_dir, "faster_rcnn")[:5]
+    assert problems_of(str(path), overrides) == []
+    problems = problems_of(str(path), overrides, purpose=Purpose.EXPORT)
+    assert problems == ["model.faster_rcnn: the Object Detection API exports only SSD and CenterNet models to TFLite "
+                        "(export_tflite_graph_lib_tf2); export a model { ssd { ... } } or center_net config; for "
+                        "serving this model, use the SavedModel of exporter_main_v2"]
+
+
+def test_architecture_tables_match_what_the_od_api_builds():
+    from object_detection.builders import model_builder
+
+    assert architecture.TF2_SSD_EXTRACTORS == set(model_builder.SSD_KERAS_FEATURE_EXTRACTOR_CLASS_MAP)
+    assert architecture.TF2_FASTER_RCNN_EXTRACTORS == set(model_builder.FASTER_RCNN_KERAS_FEATURE_EXTRACTOR_CLASS_MAP)
+    assert architecture.TF2_CENTER_NET_EXTRACTORS == set(model_builder.CENTER_NET_EXTRACTOR_FUNCTION_MAP)
+    tf2 = architecture.TF2_SSD_EXTRACTORS | architecture.TF2_FASTER_RCNN_EXTRACTORS
+    assert set(architecture.TF1_TWINS.values()) <= tf2
+    assert not (set(architecture.TF1_TWINS) | set(architecture.TF1_ONLY)) & tf2
+
+
+# ---- preflight: data, classes, training -------------------------------------------------------
 
 def test_all_problems_are_reported_at_once(data_dir, tmp_path):
     (tmp_path / "bad_labels.pbtxt").write_text("item { id: 1 name: 'a' }\nitem { id: 1 name: 'b' }\n")
-    overrides = zoo_overrides(data_dir) + [
+    overrides = data_overrides(data_dir) + [
         "model.ssd.num_classes=5",
         f"eval_input_reader.label_map_path={tmp_path}/bad_labels.pbtxt",
         f"train_input_reader.tf_record_input_reader.input_path={tmp_path}/missing-*",
@@ -175,8 +285,17 @@ def test_all_problems_are_reported_at_once(data_dir, tmp_path):
     assert "6 problem(s)" in lines[0] and len(lines) == 7
 
 
+def test_zoo_placeholders_are_named(data_dir):
+    problems = problems_of(ZOO, [])
+    assert {p.split(":")[0] for p in problems} == {
+        "train_input_reader.label_map_path", "eval_input_reader[0].label_map_path",
+        "train_input_reader.tf_record_input_reader.input_path",
+        "eval_input_reader[0].tf_record_input_reader.input_path", "train_config.fine_tune_checkpoint"}
+    assert all("still PATH_TO_BE_CONFIGURED" in p for p in problems)
+
+
 def test_tpu_rules_need_static_shapes(data_dir):
-    overrides = zoo_overrides(data_dir) + [
+    overrides = data_overrides(data_dir) + [
         "model.ssd.image_resizer={keep_aspect_ratio_resizer {min_dimension: 320 max_dimension: 320}}",
         "train_config.max_number_of_boxes=0"]
     assert problems_of(ZOO, overrides) == []
@@ -186,115 +305,75 @@ def test_tpu_rules_need_static_shapes(data_dir):
         "train_config.max_number_of_boxes"]
 
 
-def test_an_object_detection_api_checkpoint_is_recognised(data_dir, tmp_path):
+def test_a_tf1_checkpoint_is_refused(data_dir, tmp_path):
     import tensorflow as tf
 
-    prefix = tf.train.Checkpoint(model=tf.train.Checkpoint(_feature_extractor=tf.Variable(1.0))).write(
-        str(tmp_path / "odapi" / "ckpt-0"))
-    problems = problems_of(ZOO, zoo_overrides(data_dir) + [f"train_config.fine_tune_checkpoint={prefix}"])
-    assert len(problems) == 1 and "Object Detection API checkpoint" in problems[0]
+    with tf.Graph().as_default():
+        variable = tf.compat.v1.get_variable("FeatureExtractor/w", [2])
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            prefix = tf.compat.v1.train.Saver([variable]).save(session, str(tmp_path / "tf1" / "model.ckpt"))
+    problems = problems_of(ZOO, data_overrides(data_dir) + [f"train_config.fine_tune_checkpoint={prefix}"])
+    assert len(problems) == 1 and "is a TF1 (name-based) checkpoint" in problems[0]
 
 
-def test_relative_paths_resolve_beside_the_config(data_dir, tmp_path):
+def test_relative_paths_resolve_beside_the_config(data_dir):
     shutil.copy(os.path.join(TESTDATA, "tiny_pipeline.config"), data_dir / "pipeline.config")
     assert problems_of(str(data_dir / "pipeline.config"), []) == []
 
 
 def test_eval_needs_only_the_eval_inputs(data_dir):
-    overrides = zoo_overrides(data_dir) + ["train_input_reader.tf_record_input_reader.input_path=nowhere-*"]
+    overrides = data_overrides(data_dir) + ["train_input_reader.tf_record_input_reader.input_path=nowhere-*"]
     assert problems_of(ZOO, overrides, purpose=Purpose.EVAL) == []
     assert len(problems_of(ZOO, overrides, purpose=Purpose.TRAIN)) == 1
 
 
-# ---- mapping ---------------------------------------------------------------------------------
-
-def test_zoo_config_maps_onto_model_garden(data_dir):
-    prepared = prepare(ZOO, zoo_overrides(data_dir), checks=Checks(Purpose.TRAIN))
-    task = prepared.experiment.task
-    model = task.model
-    assert prepared.num_classes == 3 and model.num_classes == 4  # + background
-    assert model.input_size == [320, 320, 3]
-    assert (model.backbone.type, model.backbone.mobilenet.model_id) == ("mobilenet", "MobileNetV2")
-    assert (model.min_level, model.max_level) == (3, 7)
-    assert (model.decoder.fpn.num_filters, model.decoder.fpn.use_separable_conv) == (128, True)
-    assert (model.head.num_convs, model.head.num_filters, model.head.use_separable_conv) == (4, 128, True)
-    assert (model.anchor.num_scales, model.anchor.anchor_size) == (2, 4.0)
-    assert model.anchor.aspect_ratios == [1.0, 2.0, 0.5]
-    generator = model.detection_generator
-    assert generator.box_coder_weights == [10.0, 10.0, 5.0, 5.0]
-    assert generator.nms_iou_threshold == pytest.approx(0.6)
-    assert generator.max_num_detections == 100 and generator.nms_version == "batched"
-    assert generator.tflite_post_processing.y_scale == 10.0
-    assert (model.norm_activation.activation, model.norm_activation.norm_momentum) == ("relu6", pytest.approx(0.997))
-    assert task.losses.focal_loss_gamma == 2.0 and task.losses.huber_loss_delta == 1.0
-    assert task.losses.box_loss_weight == 1.0  # normalize_loc_loss_by_codesize: MG averages coordinates too
-    assert task.losses.l2_weight_decay == pytest.approx(4e-5)
-    assert task.train_data.global_batch_size == 128
-    assert task.train_data.parser.aug_rand_hflip and not task.train_data.parser.keep_aspect_ratio
-    optimizer = prepared.experiment.trainer.optimizer_config
-    assert optimizer.optimizer.sgd.momentum == pytest.approx(0.9)
-    assert optimizer.learning_rate.cosine.offset == 1000 and optimizer.learning_rate.cosine.decay_steps == 49000
-    assert optimizer.warmup.linear.warmup_learning_rate == pytest.approx(0.026666)
-    assert prepared.experiment.trainer.train_steps == 50000
-    # The resolved config records the class count taken from the label map.
-    assert prepared.pipeline.config.model.ssd.num_classes == 3
+def test_the_resolved_config_is_what_runs(data_dir):
+    prepared = prepare(ZOO, data_overrides(data_dir), checks=Checks(Purpose.TRAIN))
+    config = prepared.config
+    assert config.model.ssd.num_classes == 3  # from the label map
+    assert config.train_input_reader.label_map_path == f"{data_dir}/label_map.pbtxt"
+    assert list(config.eval_input_reader[0].tf_record_input_reader.input_path) == [f"{data_dir}/val.tfrecord-*"]
 
 
-def test_every_set_field_is_accounted_for(data_dir):
-    prepared = prepare(ZOO, zoo_overrides(data_dir), checks=Checks(Purpose.TRAIN))
-    report = prepared.report
-    warned = {item.path for item in report.not_honoured}
-    assert warned == {
-        "model.ssd.feature_extractor.conv_hyperparams.initializer",
-        "model.ssd.box_predictor.weight_shared_convolutional_box_predictor.conv_hyperparams.initializer",
-        "model.ssd.box_predictor.weight_shared_convolutional_box_predictor.share_prediction_tower",
-        "train_config.data_augmentation_options[1].random_crop_image",
-    }
-    from od_tools.config.ledger import set_field_paths
-
-    leaves = set(set_field_paths(prepared.pipeline.config))
-    covered = set(report.honoured) | set(report.no_effect)
-    assert {leaf for leaf in leaves if leaf not in covered and not any(
-        leaf.startswith(w) for w in warned)} == set()
-    assert "model.ssd.image_resizer.fixed_shape_resizer.height" in report.honoured
-    assert "train_config.sync_replicas" in report.no_effect
-    assert report.warning("zoo.config").count("\n") == 4  # one warning: a header and 4 lines
-
-
-def test_strict_turns_the_warning_into_errors(data_dir):
-    with pytest.raises(PreflightError) as error:
-        prepare(ZOO, zoo_overrides(data_dir), checks=Checks(Purpose.TRAIN), strict=True)
-    assert "4 problem(s)" in str(error.value)
-    assert "random_crop_image" in str(error.value)
-
-
-def test_unmapped_fields_are_never_silent(data_dir):
-    prepared = prepare(ZOO, zoo_overrides(data_dir) + ["train_config.summarize_gradients=true",
-                                                      "graph_rewriter.quantization.delay=100"],
-                       checks=Checks(Purpose.TRAIN))
-    warned = {item.path for item in prepared.report.not_honoured}
-    assert {"train_config.summarize_gradients", "graph_rewriter"} <= warned
-
-
-def test_loss_weights_keep_the_od_api_balance(data_dir):
-    overrides = zoo_overrides(data_dir) + [
-        "model.ssd.loss.classification_loss={weighted_sigmoid {}}",
-        "model.ssd.loss.classification_weight=2.0",
-        "model.ssd.loss.localization_weight=3.0",
-        "model.ssd.normalize_loc_loss_by_codesize=false"]
-    losses = prepare(ZOO, overrides, checks=Checks(Purpose.TRAIN)).experiment.task.losses
-    # Sigmoid CE is 2x focal(gamma 0, alpha 0.5); OD API sums 4 box coordinates, MG averages them.
-    assert (losses.focal_loss_gamma, losses.focal_loss_alpha) == (0.0, 0.5)
-    assert losses.loss_weight == pytest.approx(4.0)
-    assert losses.loss_weight * losses.box_loss_weight == pytest.approx(4 * 3.0)
-
-
-def test_demo_config_is_fully_honoured(data_dir):
+def test_the_demo_config_validates_strictly(data_dir):
     demo = os.path.join(os.path.dirname(__file__), "..", "..", "od_tools", "demo", "pipeline.config")
-    overrides = zoo_overrides(data_dir)[:4]
-    prepared = prepare(demo, overrides, checks=Checks(Purpose.TRAIN), strict=True)
-    model = prepared.experiment.task.model
-    assert model.input_size == [256, 256, 3] and model.backbone.mobilenet.filter_size_scale == 0.5
-    assert (model.min_level, model.max_level, model.decoder.fpn.num_filters) == (3, 6, 64)
-    assert model.detection_generator.box_coder_weights is None
-    assert prepared.experiment.task.losses.box_loss_weight == 50
+    prepared = prepare(demo, data_overrides(data_dir)[:4], checks=Checks(Purpose.TRAIN), strict=True)
+    assert prepared.config.model.ssd.feature_extractor.type == "ssd_mobilenet_v2_fpn_keras"
+
+
+# ---- checkpoint locations ---------------------------------------------------------------------
+
+def touch_checkpoint(prefix) -> None:
+    os.makedirs(os.path.dirname(prefix), exist_ok=True)
+    for suffix in (".index", ".data-00000-of-00001"):
+        open(f"{prefix}{suffix}", "wb").close()
+
+
+def test_checkpoints_are_found_the_ways_users_name_them(tmp_path):
+    # A model_main_tf2 model_dir: its state file names the newest checkpoint.
+    model_dir = tmp_path / "model_dir"
+    touch_checkpoint(model_dir / "ckpt-3")
+    (model_dir / "checkpoint").write_text('model_checkpoint_path: "ckpt-3"\n')
+    (model_dir / "pipeline.config").write_text("")
+    assert checkpoints.locate(str(model_dir)) == checkpoints.Located(str(model_dir / "ckpt-3"),
+                                                                       str(model_dir / "pipeline.config"))
+    # A model-zoo download: checkpoint/ckpt-0 and the pipeline.config above it.
+    zoo = tmp_path / "zoo"
+    touch_checkpoint(zoo / "checkpoint" / "ckpt-0")
+    (zoo / "checkpoint" / "checkpoint").write_text('model_checkpoint_path: "ckpt-0"\n')
+    (zoo / "pipeline.config").write_text("")
+    expected = checkpoints.Located(str(zoo / "checkpoint" / "ckpt-0"), str(zoo / "pipeline.config"))
+    for path in (zoo, zoo / "checkpoint", zoo / "checkpoint" / "ckpt-0"):
+        assert checkpoints.locate(str(path)) == expected
+    assert checkpoints.locate(str(tmp_path / "nothing")) is None
+    with pytest.raises(checkpoints.CheckpointNotFound) as error:
+        checkpoints.resolve(str(tmp_path), "--trained_checkpoint_dir")
+    assert str(error.value).startswith(f"--trained_checkpoint_dir {tmp_path}: no checkpoint in it")
+
+
+def test_inputs_below_the_extractors_minimum_are_caught(data_dir):
+    problems = problems_of(config_path("ssd_resnet50_v1_fpn_640x640"), data_overrides(data_dir) + size_overrides(128))
+    assert problems[0] == ("model.ssd.image_resizer.fixed_shape_resizer.height: 128 is below the 129 pixels "
+                           "ssd_resnet50_v1_fpn_keras takes at least; use 160 or more")
+    assert problems_of(config_path("ssd_resnet50_v1_fpn_640x640"), data_overrides(data_dir) + size_overrides(160)) == []

@@ -1,12 +1,13 @@
 """Builds a byte-for-byte reproducible sdist from an explicit list of files.
 
-    build_sdist.py --out pkg.tar.gz --project_root_file pyproject.toml=PATH \
-        --file od_tools/__init__.py=PATH ...
+    build_sdist.py --out pkg.tar.gz --file pyproject.toml=PATH \
+        --file od_tools/__init__.py=PATH ... [--tree DIR ...]
 
-The files are staged under their package paths, setuptools builds the sdist (no isolation: the
-hash-locked venv's setuptools), then the archive is re-packed so that nothing about the build
-machine or time leaks in: members sorted, fixed mtime, uid/gid 0 with no names, normalized
-modes, and a gzip header with no file name and mtime 0. Two clean builds give the same sha256.
+The files are staged under their package paths (a --tree's files under their paths within it),
+setuptools builds the sdist (no isolation: the hash-locked venv's setuptools), then the archive
+is re-packed so that nothing about the build machine or time leaks in: members sorted, fixed
+mtime, uid/gid 0 with no names, normalized modes, and a gzip header with no file name and mtime
+0. Two clean builds give the same sha256.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def stage(files: list[tuple[str, str]], root: Path) -> None:
         shutil.copyfile(source, target)
 
 
+def tree_files(tree: Path) -> list[tuple[str, str]]:
+    """(relative path, source) of every file under a folder, e.g. a patched package Bazel made."""
+    return [(str(path.relative_to(tree)), str(path)) for path in sorted(tree.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts]
+
+
 def build(files: list[tuple[str, str]], out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "src"
@@ -83,8 +90,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--file", type=parse_file, action="append", default=[],
                         help="RELATIVE_PATH=SOURCE_PATH, staged at RELATIVE_PATH in the project root")
+    parser.add_argument("--tree", type=Path, action="append", default=[],
+                        help="a folder whose files are staged at their paths within it")
     args = parser.parse_args(argv)
-    build(sorted(args.file), args.out)
+    files = list(args.file)
+    for tree in args.tree:
+        files += tree_files(tree)
+    build(sorted(files), args.out)
     return 0
 
 

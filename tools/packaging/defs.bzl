@@ -5,12 +5,14 @@
         out = "od_tools-0.1.0.tar.gz",
         deps = ["//od_tools:train"],        # py_library/py_binary targets to package
         package_prefixes = ["od_tools/"],   # only files under these paths are packaged
-        project_files = ["//:pyproject.toml", "//:setup.py", "//:README.md", "//:MANIFEST.in"],
+        project_files = ["//:pyproject.toml", "//:README.md", "//:MANIFEST.in"],
     )
 
 Sources, generated modules (`_pb2.py`) and data files (configs, .proto, .pyi) of the deps'
-transitive closure are staged at their workspace paths next to the project files, built with
-setuptools and re-packed byte-for-byte reproducibly (tools/packaging/build_sdist.py).
+transitive closure are staged at their workspace paths next to the project files; `trees`
+(folders a build action made, e.g. a patched third-party package) are staged with their
+contents at the root. setuptools builds the sdist, which is re-packed byte-for-byte
+reproducibly (tools/packaging/build_sdist.py).
 """
 
 def _py_sdist_impl(ctx):
@@ -30,10 +32,12 @@ def _py_sdist_impl(ctx):
     args.add("--out", ctx.outputs.out)
     for path in sorted(staged):
         args.add("--file", "{}={}".format(path, staged[path].path))
+    for tree in ctx.files.trees:
+        args.add("--tree", tree.path)
     ctx.actions.run(
         executable = ctx.executable._build_sdist,
         arguments = [args],
-        inputs = [staged[path] for path in sorted(staged)],
+        inputs = [staged[path] for path in sorted(staged)] + ctx.files.trees,
         outputs = [ctx.outputs.out],
         mnemonic = "PySdist",
         progress_message = "Building sdist %s" % ctx.outputs.out.short_path,
@@ -46,7 +50,8 @@ py_sdist = rule(
         "out": attr.output(mandatory = True, doc = "the sdist's file name, e.g. pkg-1.0.tar.gz"),
         "deps": attr.label_list(providers = [PyInfo]),
         "package_prefixes": attr.string_list(mandatory = True),
-        "project_files": attr.label_list(allow_files = True, doc = "pyproject.toml, setup.py, ... (staged at the root)"),
+        "project_files": attr.label_list(allow_files = True, doc = "pyproject.toml, README.md, ... (staged at the root)"),
+        "trees": attr.label_list(allow_files = True, doc = "folders whose contents are staged at the root"),
         "_build_sdist": attr.label(default = "//tools/packaging:build_sdist", executable = True, cfg = "exec"),
     },
     doc = "A reproducible sdist of Python targets (see the module docstring).",

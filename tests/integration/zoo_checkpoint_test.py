@@ -1,0 +1,132 @@
+"""Model-zoo checkpoints, round trip: a folder in the zoo's layout (checkpoint/ckpt-0,
+pipeline.config, saved_model/) with 90 classes, written by the OD API's own exporter, is
+fine-tuned to 3 classes, and both the fine-tuned model_dir and the zoo folder itself export to
+TFLite with `export_tflite`; the OD API's own tools read what this toolchain writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from od_tools.config import load_pipeline
+from od_tools.export.tflite_graph import export_inference_graph
+from od_tools.modeling import build_model
+from od_tools.training.launch import LaunchOptions, launch
+
+from shapes_records import write_shapes  # beside this file
+
+ROOT = Path(os.environ["TEST_SRCDIR"]) / os.environ["TEST_WORKSPACE"]
+TOOL = ROOT / "od_tools/export_tflite_tool"
+ZOO_CONFIG = ROOT / "tests/testdata/ssd_mobilenet_v2_fpnlite_320x320.config"
+SMALL = ["model.ssd.image_resizer={fixed_shape_resizer {height: 128 width: 128}}",
+         "model.ssd.feature_extractor.depth_multiplier=0.35",
+         "model.ssd.feature_extractor.fpn.additional_layer_depth=32",
+         "model.ssd.box_predictor.weight_shared_convolutional_box_predictor.depth=32",
+         "model.ssd.box_predictor.weight_shared_convolutional_box_predictor.num_layers_before_predictor=1"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    folder = Path(write_shapes(str(tmp_path_factory.mktemp("shapes")), num_train=8, num_val=6, size=128))
+    (folder / "coco90.pbtxt").write_text("".join(f"item {{ id: {i} name: 'class{i}' }}\n" for i in range(1, 91)))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> Path:
+    """A 90-class detector in the zoo's layout, as exporter_main_v2 writes a zoo download."""
+    scratch = tmp_path_factory.mktemp("zoo_src")
+    config = load_pipeline(str(ZOO_CONFIG), ["train_config.fine_tune_checkpoint=", *SMALL]).config
+    assert config.model.ssd.num_classes == 90
+    model = build_model(config)
+    images, shapes = model.preprocess(tf.zeros([1, 128, 128, 3]))
+    model.predict(images, shapes)
+    prefix = tf.train.Checkpoint(model=model).save(str(scratch / "ckpt"))
+    folder = tmp_path_factory.mktemp("zoo") / "ssd_mobilenet_v2_fpnlite_128x128_coco17"
+    export_inference_graph(config, prefix, str(folder))
+    return folder
+
+
+def test_the_zoo_folder_has_the_zoo_layout(zoo):
+    assert (zoo / "checkpoint" / "ckpt-0.index").is_file() and (zoo / "saved_model" / "saved_model.pb").is_file()
+    assert "num_classes: 90" in (zoo / "pipeline.config").read_text()
+
+
+def data_overrides(folder: Path, labels: str = "label_map.pbtxt") -> list[str]:
+    return [f"train_input_reader.label_map_path={folder}/{labels}",
+            f"train_input_reader.tf_record_input_reader.input_path={folder}/train.tfrecord-*",
+            f"eval_input_reader.label_map_path={folder}/{labels}",
+            f"eval_input_reader.tf_record_input_reader.input_path={folder}/val.tfrecord-*"]
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(zoo, data_dir, tmp_path_factory) -> Path:
+    """The zoo's pipeline.config fine-tuned to the 2 shapes from the zoo folder, as the tutorials do."""
+    model_dir = tmp_path_factory.mktemp("fine_tuned")
+    launch(LaunchOptions(
+        pipeline_config_path=str(zoo / "pipeline.config"), model_dir=str(model_dir),
+        overrides=[*data_overrides(data_dir), "model.ssd.num_classes=0", "train_config.batch_size=2",
+                   f"train_config.fine_tune_checkpoint={zoo}", "train_config.fine_tune_checkpoint_type=detection"],
+        num_train_steps=2, seed=0, eval_on_end=False))
+    return model_dir
+
+
+def test_fine_tuning_starts_from_the_zoo_weights(zoo, fine_tuned):
+    zoo_reader = tf.train.load_checkpoint(str(zoo / "checkpoint" / "ckpt-0"))
+    start = tf.train.load_checkpoint(str(fine_tuned / "ckpt-1"))  # saved at step 0, right after restoring
+    names = [n for n in zoo_reader.get_variable_to_shape_map() if n.startswith("model/_feature_extractor/")]
+    assert len(names) > 100
+    for name in names:
+        np.testing.assert_array_equal(start.get_tensor(name), zoo_reader.get_tensor(name), err_msg=name)
+    # 2 classes now: the class head is new, not the zoo's 90-class one. 6 anchors a location (3
+    # aspect ratios x 2 scales), each with background + classes.
+    def head_sizes(reader) -> set[int]:
+        shapes = reader.get_variable_to_shape_map()
+        return {shapes[n][-1] for n in shapes if "_class_predictor_layers" in n and n.endswith("bias/.ATTRIBUTES/VARIABLE_VALUE")}
+
+    assert head_sizes(zoo_reader) == {6 * 91} and head_sizes(start) == {6 * 3}
+    assert "num_classes: 2" in (fine_tuned / "pipeline.config").read_text()
+
+
+def export(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([str(TOOL), "--quantization=float32", "--num_parity_images=4", *flags],
+                          capture_output=True, text=True, env=env, timeout=900, check=False)
+
+
+def test_export_from_a_model_main_tf2_model_dir(fine_tuned, tmp_path):
+    """No --pipeline_config_path: the model_dir's own."""
+    out = tmp_path / "out"
+    result = export(tmp_path, f"--trained_checkpoint_dir={fine_tuned}", f"--output_directory={out}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "android" / "labelmap.txt").read_text() == "circle\nsquare\n"
+    assert (out / "detect_float32.tflite").is_file()
+
+
+def test_export_straight_from_the_zoo_folder(zoo, data_dir, tmp_path):
+    """The zoo's own checkpoint and config; the user supplies its 90-class label map and images."""
+    out = tmp_path / "out"
+    result = export(tmp_path, f"--trained_checkpoint_dir={zoo}", f"--output_directory={out}",
+                    *(f"--override={o}" for o in data_overrides(data_dir, "coco90.pbtxt")))
+    assert result.returncode == 0, result.stderr[-3000:]
+    labels = (out / "labelmap.txt").read_text().splitlines()
+    assert len(labels) == 90 and labels[0] == "class1"
+    # The export folder is itself in the zoo's layout, readable by the OD API's tools.
+    from object_detection.utils import config_util
+
+    configs = config_util.get_configs_from_pipeline_file(str(out / "pipeline.config"))
+    assert configs["model"].ssd.num_classes == 90
+    assert (out / "checkpoint" / "ckpt-0.index").is_file()
+
+
+def test_a_missing_zoo_label_map_is_named(zoo, tmp_path):
+    out = tmp_path / "out"
+    result = export(tmp_path, f"--trained_checkpoint_dir={zoo}", f"--output_directory={out}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "label_map_path: still PATH_TO_BE_CONFIGURED" in result.stderr
+    assert not out.exists()

@@ -1,0 +1,1 @@
+"""Build plumbing for pinned third-party packages the build patches."""
