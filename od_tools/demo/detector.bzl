@@ -8,8 +8,9 @@
 
 The folder holds ckpt-N.*, checkpoint, pipeline.config, label_map.pbtxt,
 metrics.json and detections/*.png (see od_tools/demo/train_detector.py). Training is seeded
-and runs with --deterministic's settings; any of its results is a valid cache entry. The dataset folder must sit beside the
-detector folder (same package) and comes with it in runfiles.
+and runs with --deterministic's settings; any of its results is a valid cache entry. The
+dataset folder must sit beside the detector folder (same package) and comes with it in
+runfiles.
 """
 
 def _od_trained_detector_impl(ctx):
