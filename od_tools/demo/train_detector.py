@@ -6,7 +6,7 @@ The folder is a model_main_tf2 model_dir: the final checkpoint (`ckpt-N.*`, `che
 `pipeline.config` it was trained with (num_classes filled in, data paths relative to this
 folder), plus `label_map.pbtxt`, `metrics.json` (the OD API's COCO metrics on the demo val set)
 and `detections/*.png`. Training is seeded and runs with --deterministic's settings (800-step
-runs under different CPU load have still ended with different weights; see the README).
+runs still end with different weights; see the README).
 """
 
 from __future__ import annotations
