@@ -4,6 +4,11 @@
     bazel run //od_tools:export_tflite -- --trained_checkpoint_dir=runs/my_model \
         --output_directory=exported/ [--pipeline_config_path=...] [--quantization=all]
 
+    bazel run //od_tools:export_tflite -- --tflite_graph_path=ssd_tf1/tflite_graph.pb \
+        --label_map_path=mscoco_label_map.pbtxt --output_directory=exported/ \
+        [--inference_type=FLOAT,QUANTIZED_UINT8] [--mean_values=128 --std_values=128] \
+        [--default_ranges_min=0 --default_ranges_max=6] [--input_shape=1,300,300,3]
+
 --trained_checkpoint_dir is a model_main_tf2 model_dir, a model-zoo folder (checkpoint/ckpt-0 and
 pipeline.config) or a ckpt-N prefix; the pipeline.config beside it is used unless
 --pipeline_config_path names another. Writes, with the OD API's exporters, saved_model/ +
@@ -13,6 +18,10 @@ TFLite_Detection_PostProcess; outputs boxes, classes, scores, num_detections; TF
 Metadata for MediaPipe and the Task Library), labelmap.txt, report.{json,txt} and android/
 (detect.tflite, labelmap.txt, model_card.json). Every TFLite model must match the SavedModel on
 held-out images (--float_min_mean_iou, --int8_min_mean_iou) or nothing is written.
+
+--tflite_graph_path converts a TF1 model's tflite_graph.pb (TF1 zoo tarballs, the TF1 OD API's
+export_tflite_ssd_graph.py) with TOCO's flags: detect_float32.tflite and/or detect_uint8.tflite,
+labelmap.txt, report.json and android/, with the same metadata and output order.
 """
 
 from __future__ import annotations
@@ -43,10 +52,28 @@ _INT8_IOU = flags.DEFINE_float("int8_min_mean_iou", 0.95, "Parity bar of int8/dy
 _ANDROID_QUANTIZATION = flags.DEFINE_string("android_quantization", None,
                                             "Model for android/ (default int8 when exported, else the first).")
 
+# TF1 frozen graphs, as the TOCO command line took them.
+_TFLITE_GRAPH = flags.DEFINE_string("tflite_graph_path", None,
+                                    "A TF1 tflite_graph.pb (or .pbtxt) to convert instead of a checkpoint.")
+_LABEL_MAP = flags.DEFINE_string("label_map_path", None, "With --tflite_graph_path: the model's label_map.pbtxt.")
+_INFERENCE_TYPE = flags.DEFINE_list("inference_type", ["FLOAT"],
+                                    "With --tflite_graph_path: FLOAT and/or QUANTIZED_UINT8, comma-separated.")
+_MEAN = flags.DEFINE_float("mean_values", 128.0, "With --tflite_graph_path: uint8 input q means (q - mean) / std.")
+_STD = flags.DEFINE_float("std_values", 128.0, "With --tflite_graph_path: see --mean_values.")
+_RANGES_MIN = flags.DEFINE_float("default_ranges_min", None,
+                                 "With QUANTIZED_UINT8: activation range where the graph has no fake-quant ranges.")
+_RANGES_MAX = flags.DEFINE_float("default_ranges_max", None, "See --default_ranges_min.")
+_INPUT_SHAPE = flags.DEFINE_string("input_shape", None, "With --tflite_graph_path: 1,HEIGHT,WIDTH,3 "
+                                   "(default: the graph's input placeholder).")
+
 FLAGS = flags.FLAGS
 _TOOL_FLAGS = ("pipeline_config_path", "config_override", "override", "strict", "trained_checkpoint_dir",
                "output_directory", "quantization", "max_detections", "num_calibration_images", "num_parity_images",
                "float_min_mean_iou", "int8_min_mean_iou", "android_quantization")
+_TF1_FLAGS = ("tflite_graph_path", "label_map_path", "inference_type", "mean_values", "std_values",
+              "default_ranges_min", "default_ranges_max", "input_shape")
+# What a TF1 conversion takes besides its own flags.
+_TF1_SHARED = ("output_directory", "android_quantization")
 DEMO_EXPORT = "od_tools/demo/tflite"
 DEMO_ASSETS = "android_demo/assets"
 SOURCE_ASSETS = "android_demo/app/src/main/assets"
@@ -115,10 +142,59 @@ def export(argv_flags: flags.FlagValues) -> None:
     print(f"Wrote {output}/ (Android assets in {output / 'android'}/)")
 
 
+def export_tf1_graph() -> None:
+    """--tflite_graph_path: a TF1 tflite_graph.pb converted as the TOCO command did."""
+    from od_tools.export import frozen_graph
+    from od_tools.label_map import read_label_map
+
+    stray = [f"--{name}" for name in _TOOL_FLAGS if FLAGS[name].present and name not in _TF1_SHARED]
+    if stray:
+        raise UserError(f"{', '.join(stray)}: not used with --tflite_graph_path (a frozen graph has no checkpoint or "
+                        "pipeline.config to export from); drop them")
+    missing = [f"--{name}" for name, value in (("label_map_path", _LABEL_MAP.value),
+                                               ("output_directory", _OUTPUT.value)) if not value]
+    if missing:
+        raise UserError(f"--tflite_graph_path needs {' and '.join(missing)}")
+    try:
+        types = [frozen_graph.InferenceType(v.strip().upper()) for v in _INFERENCE_TYPE.value if v.strip()]
+    except ValueError:
+        raise UserError(f"--inference_type={','.join(_INFERENCE_TYPE.value)}: use FLOAT and/or QUANTIZED_UINT8") \
+            from None
+    if not types:
+        raise UserError("--inference_type: give FLOAT and/or QUANTIZED_UINT8")
+    if (_RANGES_MIN.value is None) != (_RANGES_MAX.value is None):
+        raise UserError("--default_ranges_min and --default_ranges_max go together; give both or neither")
+    ranges = None
+    if _RANGES_MIN.value is not None:
+        if not _RANGES_MIN.value < _RANGES_MAX.value:
+            raise UserError(f"--default_ranges_min={_RANGES_MIN.value} must be below "
+                            f"--default_ranges_max={_RANGES_MAX.value}")
+        ranges = (_RANGES_MIN.value, _RANGES_MAX.value)
+    if _STD.value <= 0:
+        raise UserError(f"--std_values={_STD.value}: must be positive (128 for MobileNet SSDs)")
+    options = frozen_graph.FrozenGraphOptions(
+        mean_value=_MEAN.value, std_value=_STD.value, default_ranges=ranges,
+        input_shape=frozen_graph.parse_input_shape(_INPUT_SHAPE.value) if _INPUT_SHAPE.value else None)
+    label_map_path = cli.workspace_path(_LABEL_MAP.value)
+    output = Path(cli.workspace_path(_OUTPUT.value))
+    result = frozen_graph.export_frozen_graph(cli.workspace_path(_TFLITE_GRAPH.value), read_label_map(label_map_path),
+                                              label_map_path, str(output), list(dict.fromkeys(types)), options)
+    files = android_assets.assets_from_export(output, _ANDROID_QUANTIZATION.value)
+    android_assets.write_assets(files, output / "android")
+    print(frozen_graph.summary(result), end="")
+    print(f"Wrote {output}/ (Android assets in {output / 'android'}/)")
+
+
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise UserError(f"unexpected arguments {' '.join(argv[1:])}; flags look like --output_directory=PATH")
     # Any flag of this tool means an export: the demo is only what a bare command asks for.
+    if _TFLITE_GRAPH.value:
+        export_tf1_graph()
+        return
+    tf1_only = [f"--{name}" for name in _TF1_FLAGS if FLAGS[name].present]
+    if tf1_only:
+        raise UserError(f"{', '.join(tf1_only)}: only used with --tflite_graph_path (a TF1 tflite_graph.pb)")
     given = [name for name in _TOOL_FLAGS if FLAGS[name].present]
     if not given:
         install_demo()

@@ -15,7 +15,8 @@ from od_tools.android.model_card import LABELS_FILE, MODEL_CARD_FILE, MODEL_FILE
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 
-DEFAULT_QUANTIZATION_ORDER = ("int8", "float32", "float16", "dynamic_range")
+# Integer models first (smallest, fastest; uint8 is a TF1 graph converted as TOCO did), then float.
+DEFAULT_QUANTIZATION_ORDER = ("int8", "uint8", "float32", "float16", "dynamic_range")
 
 
 def read_report(export_dir: Path) -> dict:

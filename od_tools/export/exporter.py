@@ -98,11 +98,17 @@ def build_tflite(tflite_saved_model: str, quantization: Quantization, descriptio
         # (q - 127.5) / 127.5 cannot be written with an integer zero point: 127 is within half a
         # grey level of it.
         model = tflite_model.pin_uint8_input(model, 1.0 / tflite_graph.INPUT_STD, 127)
-    model = metadata.attach(model, dataclasses.replace(description, uint8_input=quantization.uint8_input))
+    return finish_tflite(model, dataclasses.replace(description, uint8_input=quantization.uint8_input)), seconds
+
+
+def finish_tflite(model: bytes, description: metadata.DetectorDescription) -> bytes:
+    """Attaches the metadata to a converted detector whose outputs are in order, and checks that order
+    in the flatbuffer and at run time on both interpreters."""
+    model = metadata.attach(model, description)
     tflite_model.check_output_order(model)
     for interpreter in runtime.Interpreter:
         runtime.check_output_order_at_runtime(model, interpreter)
-    return model, seconds
+    return model
 
 
 def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: LabelMap, output_directory: str,

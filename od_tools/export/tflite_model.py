@@ -72,6 +72,31 @@ def reorder_detection_outputs(model_bytes: bytes) -> bytes:
     return write(model)
 
 
+def add_detection_signature(model_bytes: bytes, input_name: str = "input") -> bytes:
+    """The model with a `serving_default` signature naming its input and the op's four outputs.
+
+    Frozen TF1 graphs convert without signatures; with one, name-based readers (and the output
+    order check) see the same names as in every other export.
+    """
+    model = read(model_bytes)
+    if model.signatureDefs:
+        raise ModelStructureError("the model already has signatures")
+    graph = model.subgraphs[0]
+
+    def tensor_map(name: str, index: int) -> schema.TensorMapT:
+        entry = schema.TensorMapT()
+        entry.name, entry.tensorIndex = name, index
+        return entry
+
+    signature = schema.SignatureDefT()
+    signature.signatureKey = "serving_default"
+    signature.subgraphIndex = 0
+    signature.inputs = [tensor_map(input_name, int(graph.inputs[0]))]
+    signature.outputs = [tensor_map(name, index) for name, index in zip(OUTPUT_ORDER, postprocess_outputs(model))]
+    model.signatureDefs = [signature]
+    return write(model)
+
+
 def set_metadata_buffer(model_bytes: bytes, name: str, data: bytes) -> bytes:
     """The model with a named metadata entry holding `data` (replacing an older one)."""
     import numpy as np
