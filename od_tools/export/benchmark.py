@@ -18,8 +18,6 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -30,6 +28,7 @@ from PIL import Image
 
 from od_tools.common import cli
 from od_tools.common.errors import UserError
+from od_tools.export.latency import time_in_subprocess
 
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "An export's --output_directory (default: the demo export).")
 _IMAGE = flags.DEFINE_string("image", None, "Image to time on (default: the first demo val image).")
@@ -62,14 +61,6 @@ def _default_image(root: Path) -> Path:
     return (val or images)[0]
 
 
-def _times(model: Path, image_npy: Path, threads: int, runs: int) -> list[float]:
-    result = subprocess.run([sys.executable, "-m", "od_tools.export.latency", str(model), str(image_npy),
-                             str(threads), str(runs)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"latency run of {model} failed:\n{result.stderr[-2000:]}")
-    return list(json.loads(result.stdout.strip().splitlines()[-1])["times_ms"])
-
-
 def measure(export_dir: Path, image: Path, threads: Sequence[int], runs: int, rounds: int = 1) -> list[Row]:
     report_path = export_dir / "report.json"
     if not report_path.is_file():
@@ -91,7 +82,8 @@ def measure(export_dir: Path, image: Path, threads: Sequence[int], runs: int, ro
         for _ in range(rounds):
             for t in threads:
                 for entry in report["models"]:
-                    times[entry["quantization"], t] += _times(export_dir / entry["file"], image_npy, t, per_round)
+                    times[entry["quantization"], t] += time_in_subprocess(export_dir / entry["file"], image_npy, t,
+                                                                          per_round)
     return [Row(e["quantization"], sizes[e["quantization"]],
                 {t: statistics.median(times[e["quantization"], t]) for t in threads}, min(e["ap50"].values()))
             for e in report["models"]]

@@ -36,7 +36,7 @@ from google.protobuf import text_format
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
-from od_tools.export import metadata, parity, report, runtime, tflite_model
+from od_tools.export import images, metadata, parity, report, runtime, tflite_model
 from od_tools.export.exporter import finish_tflite
 from od_tools.label_map import LabelMap
 
@@ -231,20 +231,6 @@ def convert_frozen_graph(graph: FrozenGraph, options: FrozenGraphOptions, scratc
         raise UserError(f"the TFLite converter refused the graph: {first}") from e
 
 
-def synthetic_images(count: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:
-    """Seeded uint8 images with blocks of flat colour on noise: something for a detector to fire on."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        for _ in range(3):
-            y0, x0 = rng.integers(0, height // 2), rng.integers(0, width // 2)
-            y1, x1 = y0 + rng.integers(height // 8, height // 2 + 1), x0 + rng.integers(width // 8, width // 2 + 1)
-            image[y0:y1, x0:x1] = rng.integers(0, 256, 3, dtype=np.uint8)
-        out.append(image)
-    return out
-
-
 def _detect_all(model: bytes, pixels: Sequence[np.ndarray], options: FrozenGraphOptions):
     detector = runtime.TFLiteDetector(model, runtime.Interpreter.LITERT, input_mean=options.mean_value,
                                       input_std=options.std_value)
@@ -292,7 +278,7 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
                             "input_type": "uint8" if uint8_input else "float32", "ap50": {}, "parity": {}})
         agreement = None
         if len(models) == 2:
-            pixels = synthetic_images(num_agreement_images, height, width)
+            pixels = images.synthetic_images(num_agreement_images, height, width)
             reference = _detect_all(models[InferenceType.FLOAT], pixels, options)
             candidate = _detect_all(models[InferenceType.QUANTIZED_UINT8], pixels, options)
             agreement = parity.compare(reference, candidate, score_threshold=0.0)

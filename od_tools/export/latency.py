@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +35,15 @@ def measure(model_path: str, image: np.ndarray, threads: int, runs: int, warmup:
         if i >= warmup:
             times.append((time.perf_counter() - start) * 1000.0)
     return {"threads": threads, "runs": runs, "median_ms": statistics.median(times), "times_ms": times}
+
+
+def time_in_subprocess(model: Path, image_npy: Path, threads: int, runs: int, timeout: float | None = None) -> list[float]:
+    """Milliseconds of `runs` invocations of `model` on the image, timed in a fresh process."""
+    result = subprocess.run([sys.executable, "-m", "od_tools.export.latency", str(model), str(image_npy),
+                             str(threads), str(runs)], capture_output=True, text=True, check=False, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"latency run of {model} failed:\n{result.stderr[-2000:]}")
+    return list(json.loads(result.stdout.strip().splitlines()[-1])["times_ms"])
 
 
 def main(argv: list[str]) -> int:

@@ -42,6 +42,7 @@ class Parity:
     num_matched: int        # same class, IoU >= match_iou
     mean_iou: float
     mean_abs_score_delta: float  # over matched detections
+    max_abs_score_delta: float = 0.0  # over matched detections
 
     @property
     def matched_fraction(self) -> float:
@@ -75,6 +76,7 @@ def compare(reference: Sequence[Detections], candidate: Sequence[Detections], sc
         num_matched=len(deltas),
         mean_iou=float(np.mean(ious)) if ious else 1.0,
         mean_abs_score_delta=float(np.mean(deltas)) if deltas else 0.0,
+        max_abs_score_delta=float(np.max(deltas)) if deltas else 0.0,
     )
 
 
