@@ -3,14 +3,18 @@ under its final name, or not at all.
 
 Everything is written under a temporary name in the destination's own folder (so the final
 rename stays on one filesystem and is atomic), then renamed into place. An interrupted or
-failed run leaves no file that looks complete.
+failed run leaves no file that looks complete. A killed one (kill -9) leaves its hidden
+temporary behind: the temporary's name holds the host and process that wrote it, and the next
+run of the same output removes those whose process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -46,12 +50,51 @@ def _writable_parent(path: Path) -> Path:
     return parent
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
+def _temp_prefix(final: Path) -> str:
+    """`.NAME.HOST-PID.`: hidden, and naming the process that owns the temporary."""
+    return f".{final.name}.{_host()}-{os.getpid()}."
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temporaries(final: Path) -> list[Path]:
+    """Removes the temporaries of `final` left by killed runs on this host; returns them."""
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\..*\.(tmp|old)$")
+    removed = []
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:
+        return removed
+    for path in siblings:
+        match = pattern.match(path.name)
+        if match and match["host"] == _host() and _process_gone(int(match["pid"])):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yields a temporary path beside `path`; renames it to `path` only if the block succeeds."""
     final = Path(path)
     parent = _writable_parent(final)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=parent)
+    remove_stale_temporaries(final)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(final), suffix=suffix + ".tmp", dir=parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -77,12 +120,13 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yields a fresh temporary folder that replaces `path` (if any) when the block succeeds."""
     final = Path(path)
     parent = _writable_parent(final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=parent))
+    remove_stale_temporaries(final)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), suffix=".tmp", dir=parent))
     try:
         yield tmp
         os.chmod(tmp, 0o755)
         if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=parent))
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), suffix=".old", dir=parent))
             os.replace(final, old / final.name)
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)

@@ -2,7 +2,8 @@
 
 The metadata is a flatbuffer (file identifier "M001") described by the public
 `metadata_schema.fbs` of TFLite Support / MediaPipe. Its own Python writers pin old protobuf
-releases or miss a compiled module (see FACTS.md), so this module encodes the few tables a
+releases (tflite-support) or live in MediaPipe, which pins numpy and absl apart from
+TensorFlow's stack and so has a venv of its own; this module encodes the few tables a
 detector uses directly: each table below lists its fields' vtable slots in schema order, which
 is all the flatbuffer wire format needs. Reading back is left to independent readers (the
 schema's generated reader in MediaPipe's venv, and MediaPipe itself) so tests check this

@@ -45,9 +45,9 @@ def test_matrix_exports_measures_and_refuses(tmp_path):
     for m in models.values():
         assert (out / "tiny_ssd" / m["file"]).stat().st_size == m["size_bytes"]
         assert sorted(m["latency_ms"]) == ["1", "2"] and all(v > 0 for v in m["latency_ms"].values())
-        assert 0.0 <= m["max_score_delta"] <= 1.0
-    # The float model is the inference module's graph: its top 10 land where the module's do.
-    assert models["float32"]["mean_iou"] >= 0.99, models["float32"]
+    # The float model is the inference module's graph: its top 10 land where the module's do,
+    # with the same scores.
+    assert models["float32"]["mean_iou"] >= 0.99 and models["float32"]["max_score_delta"] <= 0.01, models["float32"]
     assert models["int8"]["size_bytes"] < 0.7 * models["float32"]["size_bytes"]
 
     table = (out / "matrix.md").read_text()

@@ -48,6 +48,36 @@ def test_atomic_dir_replaces_whole_folder_or_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
+def test_a_killed_runs_temporaries_are_removed_by_the_next_run(tmp_path):
+    """kill -9 in the middle of an export leaves its hidden temporary; the next run of the same
+    output removes it, but not one of a run still alive, nor one of another output."""
+    target = tmp_path / "export"
+    killed = subprocess.Popen([sys.executable, "-c",
+                               "import sys; from od_tools.common.files import atomic_dir\n"
+                               "with atomic_dir(sys.argv[1]) as tmp:\n"
+                               "    (tmp / 'half').write_text('x'); print(tmp.name, flush=True); input()",
+                               str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    left_behind = tmp_path / killed.stdout.readline().strip()
+    killed.kill()
+    killed.wait()
+    assert left_behind.is_dir() and left_behind.name.startswith(".export.")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        host = left_behind.name.split(".")[2].rsplit("-", 1)[0]
+        live_tmp = tmp_path / f".export.{host}-{alive.pid}.abcd1234.tmp"
+        live_tmp.mkdir()
+        other_output = tmp_path / f".exported.{host}-{killed.pid}.abcd1234.tmp"
+        other_output.mkdir()
+        with atomic_dir(target) as tmp:
+            (tmp / "whole").write_text("1")
+        assert not left_behind.exists()
+        assert live_tmp.is_dir() and other_output.is_dir()
+        assert sorted(p.name for p in target.iterdir()) == ["whole"]
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_user_error_is_one_line():
     assert str(UserError("a\n  b\tc")) == "a b c"
 

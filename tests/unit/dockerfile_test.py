@@ -1,4 +1,5 @@
-"""The toolchain image's Dockerfile: hadolint-clean, and pinned the way issue 7 asks.
+"""The toolchain image's Dockerfile: hadolint-clean, every input pinned (base by digest, Debian packages
+by version, Python packages by hash), no CA bundle baked in, a non-root user.
 
 Building the image takes minutes and root (.ci/run does it); these checks read the files, so a
 change that unpins the base, installs an unpinned package, bakes a CA bundle in or runs as root
