@@ -53,13 +53,18 @@ def set_determinism(seed: int | None, deterministic: bool) -> None:
     Op determinism alone is not enough on CPU: oneDNN's backward convolutions sum the gradients
     of weights shared across pyramid levels (the box predictor's) in an order that depends on
     thread scheduling, so deterministic runs also execute TensorFlow ops on one thread (about
-    1.4x slower on 2 cores). Call it before TensorFlow runs anything.
+    1.4x slower on 2 cores). And Grappler, which rewrites each tf.function's graph (folding,
+    fusing, pruning), works to time budgets, so on a loaded machine two runs of one command can
+    train slightly different graphs: 5 of 5 pairs of concurrent 120-step demo runs diverged
+    with it, none without it. Deterministic runs switch it off. Call it before TensorFlow runs
+    anything.
     """
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
     if not deterministic:
         return
     tf.config.experimental.enable_op_determinism()
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     threading = tf.config.threading
     if threading.get_inter_op_parallelism_threads() == 1 and threading.get_intra_op_parallelism_threads() == 1:
         return
