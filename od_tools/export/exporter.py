@@ -162,7 +162,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
             name = tflite_file_name(quantization)
             (out / name).write_bytes(model)
             results.append(_evaluate(model, quantization, name, seconds, held_out, reference, labels, options))
-        (out / metadata.LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+        (out / metadata.LABELS_FILE).write_bytes(metadata.labels_file(labels))
         result = report.ExportReport(
             config_source=config_source, checkpoint=prefix, input_size=(height, width),
             input_mean=tflite_graph.INPUT_MEAN, input_std=tflite_graph.INPUT_STD,

@@ -181,7 +181,7 @@ def with_default_ranges(graph: FrozenGraph, low: float, high: float) -> tf.compa
                 consumers.setdefault(_tensor_name(ref), []).append(node.op)
     targets = []
     for op in g.get_operations():
-        if op.name in constant or op.type in ("Placeholder", "Const") or op.type.startswith("FakeQuant"):
+        if op.name in constant or op.type == "Placeholder" or op.type.startswith("FakeQuant"):
             continue
         for out in op.outputs:
             users = consumers.get(out.name, [])
@@ -196,8 +196,9 @@ def with_default_ranges(graph: FrozenGraph, low: float, high: float) -> tf.compa
         fq.attr["min"].f, fq.attr["max"].f, fq.attr["num_bits"].i = low, high, 8
         fq.attr["narrow_range"].b = False
         renamed[name] = fq.name
+    added = set(renamed.values())
     for node in rewritten.node:
-        if node.op == "FakeQuantWithMinMaxArgs" and node.name.endswith("/default_range"):
+        if node.name in added:
             continue
         for i, ref in enumerate(node.input):
             if not ref.startswith("^") and _tensor_name(ref) in renamed:
@@ -284,7 +285,7 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
             agreement = parity.compare(reference, candidate, score_threshold=0.0)
             entries[[e["quantization"] for e in entries].index("uint8")]["parity"] = {
                 runtime.Interpreter.LITERT.value: agreement.to_json()}
-        (out / metadata.LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+        (out / metadata.LABELS_FILE).write_bytes(metadata.labels_file(labels))
         result = {
             "config_source": os.path.abspath(path), "checkpoint": "", "input_size": [height, width],
             "input_mean": options.mean_value, "input_std": options.std_value,

@@ -121,7 +121,7 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
     from od_tools.config import meta_architecture, model_block, read_pipeline_config
     from od_tools.config.architecture import family
     from od_tools.export import convert, images, metadata, parity, runtime, tflite_graph
-    from od_tools.export.exporter import build_tflite
+    from od_tools.export.exporter import build_tflite, tflite_file_name
     from od_tools.modeling import Detections, Detector, build_model
 
     started = time.monotonic()
@@ -140,12 +140,12 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
     model.predict(inputs, shapes)
     row.params = int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))
     prefix = tf.train.Checkpoint(model=model).save(str(row_dir / "checkpoint" / "ckpt"))
-    del model
 
     pixels = images.synthetic_images(num_images, height, width, seed=seed)
     # The module's detections come sorted by score: its top 10, like the TFLite models' 10.
     reference = [Detections(d.boxes[:TOP_K], d.classes[:TOP_K], d.scores[:TOP_K])
-                 for d in Detector.from_checkpoint(config, prefix)(np.stack(pixels))]
+                 for d in Detector.from_model(model)(np.stack(pixels))]
+    del model
     tflite_dir = str(row_dir / tflite_graph.TFLITE_DIR)
     tflite_graph.export_tflite_graph(config, prefix, tflite_dir, TOP_K)
     num_classes = block.num_classes
@@ -163,7 +163,7 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
         quantization = convert.Quantization(name)
         model_bytes, _ = build_tflite(tflite_dir, quantization, description,
                                       representative if quantization.uint8_input else None)
-        file = f"detect_{name}.tflite"
+        file = tflite_file_name(quantization)
         (row_dir / file).write_bytes(model_bytes)
         detector = runtime.TFLiteDetector(model_bytes, runtime.Interpreter.LITERT)
         agreement = parity.compare(reference, [detector.detect(p) for p in pixels], score_threshold=0.0)

@@ -43,10 +43,15 @@ class Detector:
         self._keepalive = keepalive  # what `serve` needs alive (a loaded SavedModel, a module)
 
     @classmethod
+    def from_model(cls, model) -> "Detector":
+        """The exporter's inference module around a built OD API DetectionModel."""
+        module = exporter_lib_v2.DetectionFromImageModule(model)
+        return cls(module.__call__, module)
+
+    @classmethod
     def from_checkpoint(cls, config: PipelineProto, prefix: str) -> "Detector":
         """The exporter's inference module around a model restored from `prefix`."""
-        module = exporter_lib_v2.DetectionFromImageModule(load_model(config, prefix))
-        return cls(module.__call__, module)
+        return cls.from_model(load_model(config, prefix))
 
     @classmethod
     def from_saved_model(cls, path: str) -> "Detector":
