@@ -10,7 +10,8 @@ calibrated on seeded synthetic images at the config's input size). Random weight
 confident detections, so each TFLite model is compared with the OD API's inference module (what
 exporter_main_v2 saves) on the top 10 detections by score, whatever the score: mean IoU and the
 largest score difference. Then, with no TensorFlow process alive, each .tflite is timed on the
-standalone LiteRT interpreter in fresh processes at each thread count (median of --runs).
+standalone LiteRT interpreter in fresh processes at each thread count (median of --runs; a model
+that takes seconds per run gets fewer, at least 3, see --time_budget), after all exports are done.
 
 Prints one row per config, `exported` or `refused: <why>` (a meta-architecture the OD API does
 not export to TFLite, a config that does not parse, one too large for this machine), and writes
@@ -45,6 +46,8 @@ _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Folder for matrix.json, m
 _QUANTIZATION = flags.DEFINE_list("quantization", ["float32", "int8"], "float32, float16, dynamic_range, int8.")
 _THREADS = flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts to time.")
 _RUNS = flags.DEFINE_integer("runs", 10, "Timed runs per model and thread count (median reported).", lower_bound=1)
+_TIME_BUDGET = flags.DEFINE_float("time_budget", 20.0, "Seconds of timed runs a slow model gets per thread count: "
+                                  "fewer runs than --runs (at least 3) when one run takes seconds.", lower_bound=0.0)
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 5, "Synthetic images the agreement is measured on.", lower_bound=1)
 _NUM_CALIBRATION = flags.DEFINE_integer("num_calibration_images", 20, "Synthetic images int8 is calibrated on.",
                                         lower_bound=1)
@@ -66,6 +69,7 @@ class ModelRow:
     mean_iou: float            # top-10 agreement with the inference module
     max_score_delta: float
     latency_ms: dict[str, float] = dataclasses.field(default_factory=dict)  # threads -> median
+    latency_runs: dict[str, int] = dataclasses.field(default_factory=dict)  # threads -> timed runs
 
 
 @dataclasses.dataclass
@@ -225,11 +229,12 @@ def run_row(name: str, config: Path, work_dir: Path, log: Path, timeout: int) ->
                      f"see {log})")
 
 
-def time_models(row: Row, row_dir: Path, threads: Sequence[int], runs: int) -> None:
+def time_models(row: Row, row_dir: Path, threads: Sequence[int], runs: int, budget_s: float) -> None:
     for model in row.models:
         for t in threads:
-            times = time_in_subprocess(row_dir / model.file, row_dir / "image.npy", t, runs)
+            times = time_in_subprocess(row_dir / model.file, row_dir / "image.npy", t, runs, budget_s=budget_s)
             model.latency_ms[str(t)] = round(statistics.median(times), 3)
+            model.latency_runs[str(t)] = len(times)
 
 
 def _ratio(a: float | None, b: float | None) -> str:
@@ -276,32 +281,52 @@ def main(argv: Sequence[str]) -> None:
     output = Path(cli.workspace_path(_OUTPUT_DIR.value))
     output.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    rows = []
+
+    def write(rows: Sequence[Row]) -> str:
+        text = table(rows, quantizations, threads)
+        data = {"quantizations": quantizations, "threads": threads, "runs": _RUNS.value,
+                "time_budget_s": _TIME_BUDGET.value, "seconds": round(time.monotonic() - started, 1),
+                "machine": machine(), "rows": [dataclasses.asdict(r) for r in rows]}
+        write_text_atomic(output / "matrix.json", json.dumps(data, indent=2) + "\n")
+        write_text_atomic(output / "matrix.md", text)
+        return text
+
+    # Exports first, timings after: no TensorFlow process (and no other export) runs beside a timed run.
+    rows: list[Row] = []
     for i, (name, path) in enumerate(configs, 1):
-        print(f"zoo_matrix: [{i}/{len(configs)}] {name}: exporting", flush=True)
+        print(f"zoo_matrix: export [{i}/{len(configs)}] {name} ...", flush=True)
         row_dir = output / name
         work_dir = output / f".{name}.tmp"
         shutil.rmtree(work_dir, ignore_errors=True)  # a killed run's leftovers
         work_dir.mkdir()
         row = run_row(name, path, work_dir, row_dir / "export.log", _TIMEOUT.value)
-        if row.status == "exported":
-            time_models(row, work_dir, threads, _RUNS.value)
         shutil.rmtree(row_dir, ignore_errors=True)
         os.replace(work_dir, row_dir)
         rows.append(row)
         summary = row.status if row.status != "exported" else ", ".join(
-            f"{m.quantization} {m.size_bytes / 1e6:.2f} MB {m.latency_ms.get(str(threads[0]), 0):.1f} ms"
-            for m in row.models)
-        print(f"zoo_matrix: [{i}/{len(configs)}] {name}: {summary} "
+            f"{m.quantization} {m.size_bytes / 1e6:.2f} MB" for m in row.models)
+        print(f"zoo_matrix: export [{i}/{len(configs)}] {name}: {summary} "
               f"({format_duration(time.monotonic() - started)} so far)", flush=True)
-    text = table(rows, quantizations, threads)
-    data = {"quantizations": quantizations, "threads": threads, "runs": _RUNS.value,
-            "seconds": round(time.monotonic() - started, 1), "rows": [dataclasses.asdict(r) for r in rows]}
-    write_text_atomic(output / "matrix.json", json.dumps(data, indent=2) + "\n")
-    write_text_atomic(output / "matrix.md", text)
-    print(text, end="")
+        write(rows)
+    exported = [row for row in rows if row.status == "exported"]
+    for i, row in enumerate(exported, 1):
+        print(f"zoo_matrix: timing [{i}/{len(exported)}] {row.name} ...", flush=True)
+        time_models(row, output / row.name, threads, _RUNS.value, _TIME_BUDGET.value)
+        print(f"zoo_matrix: timing [{i}/{len(exported)}] {row.name}: " + ", ".join(
+            f"{m.quantization} {m.latency_ms[str(threads[0])]:.1f} ms" for m in row.models) +
+            f" at {threads[0]} thread(s) ({format_duration(time.monotonic() - started)} so far)", flush=True)
+        write(rows)
+    print(write(rows), end="")
     print(f"zoo_matrix: {len(rows)} configs in {format_duration(time.monotonic() - started)}; "
           f"wrote {output / 'matrix.json'} and matrix.md")
+
+
+def machine() -> str:
+    """The CPU the latencies were measured on, as /proc/cpuinfo names it, with the core count."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+             if line.startswith("model name")] if cpuinfo.is_file() else []
+    return f"{names[0] if names else 'unknown CPU'}, {os.cpu_count()} cores, {_memory_gb():.0f} GB RAM"
 
 
 if __name__ == "__main__":

@@ -27,11 +27,13 @@ def test_matrix_exports_measures_and_refuses(tmp_path):
     result = subprocess.run([str(TOOL), f"--config_dir={configs}", f"--output_dir={out}", "--runs=3"],
                             capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "[3/3] tiny_ssd: exporting" in result.stdout  # progress per config
+    assert "export [3/3] tiny_ssd ..." in result.stdout  # progress per config: exports, then timings
+    assert result.stdout.index("export [3/3] tiny_ssd:") < result.stdout.index("timing [1/1] tiny_ssd ...")
 
     matrix = json.loads((out / "matrix.json").read_text())
     rows = {row["name"]: row for row in matrix["rows"]}
     assert sorted(rows) == ["broken", "faster_rcnn", "tiny_ssd"]
+    assert " cores, " in matrix["machine"]
     assert rows["faster_rcnn"]["status"] == ("refused: model.faster_rcnn: the Object Detection API exports only "
                                              "SSD and CenterNet models to TFLite")
     assert rows["broken"]["status"].startswith("refused: ") and "no_such_field" in rows["broken"]["status"]
@@ -45,6 +47,7 @@ def test_matrix_exports_measures_and_refuses(tmp_path):
     for m in models.values():
         assert (out / "tiny_ssd" / m["file"]).stat().st_size == m["size_bytes"]
         assert sorted(m["latency_ms"]) == ["1", "2"] and all(v > 0 for v in m["latency_ms"].values())
+        assert m["latency_runs"] == {"1": 3, "2": 3}  # a fast model gets all of --runs
     # The float model is the inference module's graph: its top 10 land where the module's do,
     # with the same scores.
     assert models["float32"]["mean_iou"] >= 0.99 and models["float32"]["max_score_delta"] <= 0.01, models["float32"]
