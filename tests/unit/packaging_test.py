@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from od_tools.cloud.packages import assemble, build_requirements_text, requirements_text, sdist_requirement
+from tools.packaging.package_set import assemble, build_requirements_text, requirements_text, sdist_requirement
 from tools.packaging.build_sdist import FIXED_MTIME, build
 from tools.venv.make_venv import BUILD_BACKEND as BUILD_TOOLS
 

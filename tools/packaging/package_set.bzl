@@ -27,7 +27,7 @@ od_cloud_packages = rule(
         ),
         "dists": attr.label_list(allow_files = True, doc = "third-party files taken from the lock"),
         "lock": attr.label(mandatory = True, allow_single_file = True),
-        "_assemble": attr.label(default = "//od_tools/cloud:assemble_packages", executable = True, cfg = "exec"),
+        "_assemble": attr.label(default = "//tools/packaging:assemble_package_set", executable = True, cfg = "exec"),
     },
     doc = "A folder with the sdists built here, pinned third-party files, requirements.txt and SHA256SUMS.",
 )

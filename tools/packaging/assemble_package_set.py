@@ -1,10 +1,10 @@
-"""Build action behind //od_tools:cloud_packages (see od_tools/cloud/packages.py)."""
+"""Build action behind //od_tools:cloud_packages (see tools/packaging/package_set.py)."""
 
 import argparse
 import sys
 from pathlib import Path
 
-from od_tools.cloud.packages import assemble
+from tools.packaging.package_set import assemble
 
 
 def main(argv: list[str]) -> int:
