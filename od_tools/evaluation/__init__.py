@@ -1,7 +1,7 @@
 """Evaluation with the Object Detection API's COCO evaluator (pycocotools): checkpoints as
 model_main_tf2 evaluates them, SavedModels and TFLite models on the eval TFRecords; rendered PNGs."""
 
-from od_tools.evaluation.coco import METRIC_NAMES, GroundTruth, ImageDetections, coco_metrics, short_metrics
+from od_tools.evaluation.coco import METRIC_NAMES, GroundTruth, coco_metrics, short_metrics
 from od_tools.evaluation.evaluator import (
     EvalResult,
     EvalSettings,
@@ -17,7 +17,6 @@ __all__ = [
     "EvalResult",
     "EvalSettings",
     "GroundTruth",
-    "ImageDetections",
     "RenderOptions",
     "coco_metrics",
     "draw_detections",

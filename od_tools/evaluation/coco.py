@@ -17,6 +17,8 @@ import numpy as np
 from object_detection.core import standard_fields as fields
 from object_detection.metrics import coco_evaluation
 
+from od_tools.modeling import Detections
+
 # Short names of the OD API's COCO box metrics, in pycocotools' order.
 METRIC_NAMES = {
     "DetectionBoxes_Precision/mAP": "AP",
@@ -46,14 +48,6 @@ class GroundTruth:
     area: np.ndarray | None = None  # [N] pixels (e.g. mask area from COCO); default: box area
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageDetections:
-    image_id: int
-    boxes: np.ndarray  # [M, 4] normalised ymin, xmin, ymax, xmax
-    classes: np.ndarray  # [M]
-    scores: np.ndarray  # [M]
-
-
 def _pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([height, width, height, width], np.float32)
 
@@ -68,9 +62,11 @@ def short_metrics(od_api_metrics: Mapping[str, float]) -> dict:
     return metrics
 
 
-def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[ImageDetections],
+def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detections],
                  categories: dict[int, str], per_category: bool = False) -> dict:
     """AP, AP50, AP75, APs/m/l and AR@1/10/100 (+ per-category AP), as the OD API reports them.
+
+    `detections[i]` are the detections on the image of `groundtruth[i]`.
 
     A value of -1 means "no ground truth of that kind" (e.g. APs without small objects), as in
     pycocotools.
@@ -78,9 +74,9 @@ def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[ImageD
     evaluator = coco_evaluation.CocoDetectionEvaluator(
         [{"id": i, "name": name} for i, name in sorted(categories.items())],
         include_metrics_per_category=per_category)
-    sizes = {}
+    if len(detections) != len(groundtruth):
+        raise ValueError(f"{len(detections)} detections for {len(groundtruth)} images: give one per image")
     for gt in groundtruth:
-        sizes[gt.image_id] = (gt.height, gt.width)
         info = {fields.InputDataFields.groundtruth_boxes: _pixels(gt.boxes, gt.height, gt.width),
                 fields.InputDataFields.groundtruth_classes: np.asarray(gt.classes, np.int32).reshape(-1)}
         if gt.is_crowd is not None:
@@ -88,10 +84,9 @@ def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[ImageD
         if gt.area is not None and np.all(np.asarray(gt.area) > 0):
             info[fields.InputDataFields.groundtruth_area] = np.asarray(gt.area, np.float32).reshape(-1)
         evaluator.add_single_ground_truth_image_info(gt.image_id, info)
-    for det in detections:
-        height, width = sizes[det.image_id]
-        evaluator.add_single_detected_image_info(det.image_id, {
-            fields.DetectionResultFields.detection_boxes: _pixels(det.boxes, height, width),
+    for gt, det in zip(groundtruth, detections):
+        evaluator.add_single_detected_image_info(gt.image_id, {
+            fields.DetectionResultFields.detection_boxes: _pixels(det.boxes, gt.height, gt.width),
             fields.DetectionResultFields.detection_scores: np.asarray(det.scores, np.float32).reshape(-1),
             fields.DetectionResultFields.detection_classes: np.asarray(det.classes, np.int32).reshape(-1)})
     if not any(len(np.asarray(d.scores).reshape(-1)) for d in detections):

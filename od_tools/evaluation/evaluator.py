@@ -17,9 +17,10 @@ import numpy as np
 from od_tools.common.files import write_text_atomic
 from od_tools.common.progress import Progress
 from od_tools.config import Pipeline
-from od_tools.evaluation.coco import METRIC_NAMES, PER_CATEGORY_PREFIX, ImageDetections, coco_metrics
+from od_tools.evaluation.coco import METRIC_NAMES, PER_CATEGORY_PREFIX, coco_metrics
 from od_tools.evaluation.examples import Example, read_examples, same_size_batches
 from od_tools.evaluation.render import RenderOptions, draw_detections
+from od_tools.modeling import Detections
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _png_name(index: int, source_id: str) -> str:
     return f"{index:05d}_{safe}.png"
 
 
-def _render(example: Example, found: ImageDetections, labels: dict[int, str], settings: EvalSettings,
+def _render(example: Example, found: Detections, labels: dict[int, str], settings: EvalSettings,
             rendered: list[str]) -> np.ndarray:
     """Draws the detections on the example; saves a PNG when settings name a folder."""
     from PIL import Image
@@ -90,8 +91,7 @@ def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -
     with Progress("eval", total=settings.num_examples or None, unit="images") as progress:
         for batch in same_size_batches(examples, settings.batch_size):
             outputs = detect(np.stack([e.image for e in batch]))
-            for example, output in zip(batch, outputs):
-                found = ImageDetections(example.groundtruth.image_id, output.boxes, output.classes, output.scores)
+            for example, found in zip(batch, outputs):
                 groundtruth.append(example.groundtruth)
                 detections.append(found)
                 if len(images) < settings.num_render:
@@ -109,9 +109,7 @@ def render_examples(detect: Callable, settings: EvalSettings, labels: dict[int, 
     examples = read_examples(settings.input_paths, num_examples=settings.num_render,
                              sample_1_of_n=settings.sample_1_of_n)
     for example in examples:
-        output = detect(example.image[np.newaxis])[0]
-        found = ImageDetections(example.groundtruth.image_id, output.boxes, output.classes, output.scores)
-        _render(example, found, labels, settings, rendered)
+        _render(example, detect(example.image[np.newaxis])[0], labels, settings, rendered)
     return rendered
 
 

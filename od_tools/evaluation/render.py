@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw
 
-from od_tools.evaluation.coco import GroundTruth, ImageDetections
+from od_tools.evaluation.coco import GroundTruth
+from od_tools.modeling import Detections
 
 _PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
             "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3", "#808000", "#000075")
@@ -34,7 +35,7 @@ def _pixels(box: np.ndarray, width: int, height: int) -> list[float]:
     return [xmin * width, ymin * height, xmax * width - 1, ymax * height - 1]
 
 
-def draw_detections(image: np.ndarray, detections: ImageDetections, labels: dict[int, str],
+def draw_detections(image: np.ndarray, detections: Detections, labels: dict[int, str],
                     options: RenderOptions = RenderOptions(), groundtruth: GroundTruth | None = None) -> np.ndarray:
     """A copy of `image` (uint8 HxWx3) with boxes, labels and scores drawn on it."""
     canvas = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")

@@ -18,7 +18,7 @@ from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 from od_tools.common.progress import Progress
 from od_tools.config import Prepared, checkpoints, fixed_input_size
-from od_tools.evaluation.coco import ImageDetections, coco_metrics
+from od_tools.evaluation.coco import coco_metrics
 from od_tools.export import convert, images, metadata, parity, report, runtime, tflite_graph, tflite_model
 from od_tools.export.convert import Quantization
 from od_tools.label_map import LabelMap
@@ -185,10 +185,8 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
 
 def ap50(held_out: Sequence[images.LabeledImage], detections: Sequence[Detections], labels: Sequence[str]) -> float:
     """COCO AP50 (pycocotools, via od_tools.evaluation) of detections on the held-out images."""
-    found = [ImageDetections(im.groundtruth.image_id, d.boxes, d.classes, d.scores)
-             for im, d in zip(held_out, detections, strict=True)]
     categories = {i + 1: label for i, label in enumerate(labels)}
-    return round(coco_metrics([im.groundtruth for im in held_out], found, categories)["AP50"], 4)
+    return round(coco_metrics([im.groundtruth for im in held_out], detections, categories)["AP50"], 4)
 
 
 def _reference_detections(model: Detector, held_out: Sequence[images.LabeledImage],

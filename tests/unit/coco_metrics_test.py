@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from od_tools.evaluation import GroundTruth, ImageDetections, RenderOptions, coco_metrics, draw_detections
+from od_tools.evaluation import GroundTruth, RenderOptions, coco_metrics, draw_detections
+from od_tools.modeling import Detections
 
 CATEGORIES = {1: "circle", 2: "square"}
 
@@ -14,8 +15,8 @@ def gt(image_id: int, boxes, classes, size=(200, 100)) -> GroundTruth:
     return GroundTruth(image_id, size[0], size[1], np.array(boxes, np.float32), np.array(classes))
 
 
-def det(image_id: int, boxes, classes, scores) -> ImageDetections:
-    return ImageDetections(image_id, np.array(boxes, np.float32), np.array(classes), np.array(scores, np.float32))
+def det(boxes, classes, scores) -> Detections:
+    return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.array(classes), np.array(scores, np.float32))
 
 
 # Two images of 200x100 (height x width) with medium-sized objects (area between 32^2 and 96^2).
@@ -23,7 +24,7 @@ GROUNDTRUTH = [gt(1, [[0.1, 0.1, 0.4, 0.6]], [1]), gt(2, [[0.5, 0.2, 0.8, 0.7], 
 
 
 def test_perfect_detections_score_one():
-    detections = [det(g.image_id, g.boxes, g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
+    detections = [det(g.boxes, g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
     metrics = coco_metrics(GROUNDTRUTH, detections, CATEGORIES, per_category=True)
     for name in ("AP", "AP50", "AP75", "APm", "AR@1", "AR@10", "AR@100"):
         assert metrics[name] == pytest.approx(1.0), name
@@ -47,7 +48,7 @@ def shifted(boxes: np.ndarray, iou: float) -> np.ndarray:
 
 def test_shifted_boxes_lose_the_strict_thresholds():
     # IoU 0.62 passes the COCO thresholds 0.50, 0.55, 0.60 only: AP = 3/10, AP50 = 1, AP75 = 0.
-    detections = [det(g.image_id, shifted(g.boxes, 0.62), g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
+    detections = [det(shifted(g.boxes, 0.62), g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
     metrics = coco_metrics(GROUNDTRUTH, detections, CATEGORIES)
     assert metrics["AP50"] == pytest.approx(1.0)
     assert metrics["AP75"] == pytest.approx(0.0)
@@ -57,7 +58,7 @@ def test_shifted_boxes_lose_the_strict_thresholds():
 def test_a_missed_object_halves_recall():
     # Image 2's circle is missed: circle recall reaches 1/2 at precision 1. pycocotools averages
     # precision at 101 recall points, 51 of which (0.00..0.50) are reached: AP(circle) = 51/101.
-    detections = [det(1, GROUNDTRUTH[0].boxes, [1], [0.9]), det(2, GROUNDTRUTH[1].boxes[:1], [2], [0.8])]
+    detections = [det(GROUNDTRUTH[0].boxes, [1], [0.9]), det(GROUNDTRUTH[1].boxes[:1], [2], [0.8])]
     metrics = coco_metrics(GROUNDTRUTH, detections, CATEGORIES, per_category=True)
     assert metrics["per_category_AP"]["circle"] == pytest.approx(51 / 101)
     assert metrics["per_category_AP"]["square"] == pytest.approx(1.0)
@@ -66,21 +67,23 @@ def test_a_missed_object_halves_recall():
 
 
 def test_wrong_classes_and_no_detections_score_zero():
-    wrong = [det(g.image_id, g.boxes, 3 - g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
+    wrong = [det(g.boxes, 3 - g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH]
     assert coco_metrics(GROUNDTRUTH, wrong, CATEGORIES)["AP"] == 0.0
-    assert coco_metrics(GROUNDTRUTH, [], CATEGORIES)["AP50"] == 0.0
+    assert coco_metrics(GROUNDTRUTH, [det([], [], [])] * 2, CATEGORIES)["AP50"] == 0.0
+    with pytest.raises(ValueError, match="1 detections for 2 images"):
+        coco_metrics(GROUNDTRUTH, wrong[:1], CATEGORIES)
 
 
 def test_a_low_scoring_false_positive_ranks_last():
     # A false positive scored below the true one leaves precision 1 up to full recall.
-    detections = [det(1, [[0.1, 0.1, 0.4, 0.6], [0.6, 0.6, 0.9, 0.9]], [1, 1], [0.9, 0.1]),
-                  det(2, GROUNDTRUTH[1].boxes, GROUNDTRUTH[1].classes, [0.9, 0.9])]
+    detections = [det([[0.1, 0.1, 0.4, 0.6], [0.6, 0.6, 0.9, 0.9]], [1, 1], [0.9, 0.1]),
+                  det(GROUNDTRUTH[1].boxes, GROUNDTRUTH[1].classes, [0.9, 0.9])]
     assert coco_metrics(GROUNDTRUTH, detections, CATEGORIES)["AP"] == pytest.approx(1.0)
 
 
 def test_drawn_boxes_appear_in_the_class_color():
     image = np.zeros((100, 100, 3), np.uint8)
-    found = det(1, [[0.2, 0.2, 0.6, 0.7], [0.0, 0.0, 0.1, 0.1]], [2, 1], [0.9, 0.2])
+    found = det([[0.2, 0.2, 0.6, 0.7], [0.0, 0.0, 0.1, 0.1]], [2, 1], [0.9, 0.2])
     drawn = draw_detections(image, found, CATEGORIES, RenderOptions(min_score=0.5))
     assert drawn.shape == image.shape and not image.any()  # the input is left alone
     assert tuple(drawn[40, 20]) == (0x3C, 0xB4, 0x4B)  # left edge of the square, class 2's color
