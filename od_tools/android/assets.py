@@ -11,7 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from od_tools.android.model_card import LABELS_FILE, MODEL_CARD_FILE, MODEL_FILE, build_model_card
+from od_tools.android.model_card import MODEL_CARD_FILE, MODEL_FILE, build_model_card
+from od_tools.label_map import ANDROID_LABELS_FILE
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 
@@ -44,9 +45,9 @@ def assets_from_export(export_dir: Path, quantization: str | None = None) -> dic
     model = (export_dir / entry["file"]).read_bytes()
     if hashlib.sha256(model).hexdigest() != entry["sha256"]:
         raise UserError(f"{export_dir / entry['file']}: sha256 differs from report.json; re-run the export")
-    labels = (export_dir / LABELS_FILE).read_bytes()
+    labels = (export_dir / ANDROID_LABELS_FILE).read_bytes()
     card = build_model_card(report, chosen, model, labels)
-    return {MODEL_FILE: model, LABELS_FILE: labels,
+    return {MODEL_FILE: model, ANDROID_LABELS_FILE: labels,
             MODEL_CARD_FILE: (json.dumps(card, indent=2, sort_keys=True) + "\n").encode("utf-8")}
 
 
@@ -59,13 +60,13 @@ def write_assets(assets: dict[str, bytes], out_dir: Path) -> None:
 def verify_assets(assets_dir: Path) -> dict[str, bytes]:
     """The packaged assets, after checking them against their model card's sha256."""
     files = {}
-    for name in (MODEL_FILE, LABELS_FILE, MODEL_CARD_FILE):
+    for name in (MODEL_FILE, ANDROID_LABELS_FILE, MODEL_CARD_FILE):
         path = assets_dir / name
         if not path.is_file():
             raise UserError(f"{path}: missing; rebuild with `bazel build //android_demo:assets`")
         files[name] = path.read_bytes()
     card = json.loads(files[MODEL_CARD_FILE])
-    for name in (MODEL_FILE, LABELS_FILE):
+    for name in (MODEL_FILE, ANDROID_LABELS_FILE):
         if hashlib.sha256(files[name]).hexdigest() != card["sha256"][name]:
             raise UserError(f"{assets_dir / name}: sha256 differs from {MODEL_CARD_FILE}; rebuild the assets")
     return files

@@ -23,7 +23,8 @@ from typing import Callable, Iterable, Mapping
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import write_bytes_atomic
-from od_tools.android.model_card import LABELS_FILE, MODEL_FILE
+from od_tools.android.model_card import MODEL_FILE
+from od_tools.label_map import ANDROID_LABELS_FILE
 
 ASSETS_SUBDIR = Path("src/main/assets")
 _DISABLED_MARK = "disabled by od_toolchain"
@@ -38,7 +39,7 @@ class AppSettings:
     input_width: int
     max_detections: int
     model_file: str = MODEL_FILE
-    labels_file: str = LABELS_FILE
+    labels_file: str = ANDROID_LABELS_FILE
 
     @classmethod
     def from_model_card(cls, card: Mapping) -> "AppSettings":

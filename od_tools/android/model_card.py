@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping, Sequence
 
+from od_tools.label_map import ANDROID_LABELS_FILE
+
 MODEL_FILE = "detect.tflite"
-LABELS_FILE = "labelmap.txt"
 MODEL_CARD_FILE = "model_card.json"
 OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
 
@@ -29,7 +30,7 @@ def build_model_card(report: Mapping[str, Any], quantization: str, model: bytes,
     label_lines: Sequence[str] = labels.decode("utf-8").splitlines()
     return {
         "model_file": MODEL_FILE,
-        "labels_file": LABELS_FILE,
+        "labels_file": ANDROID_LABELS_FILE,
         "quantization": quantization,
         "quantized": quantized,
         "input": {
@@ -52,6 +53,6 @@ def build_model_card(report: Mapping[str, Any], quantization: str, model: bytes,
             "parity": entry["parity"],
             "num_eval_images": report["num_parity_images"],
         },
-        "sha256": {MODEL_FILE: sha256(model), LABELS_FILE: sha256(labels)},
+        "sha256": {MODEL_FILE: sha256(model), ANDROID_LABELS_FILE: sha256(labels)},
         "source": {"config": report["config_source"], "checkpoint": report["checkpoint"]},
     }

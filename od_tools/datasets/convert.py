@@ -27,10 +27,9 @@ from od_tools.datasets.report import Report, SplitStats, skipped_breakdown
 from od_tools.datasets.tf_example import serialize_example
 from od_tools.datasets.validation import Issue, Processed, ValidationContext, validate_record
 from od_tools.datasets.writer import ShardedWriter, auto_num_shards, remove_stale_shards
-from od_tools.label_map import LabelMap, format_android_labels, format_label_map
+from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, format_android_labels, format_label_map
 
 LABEL_MAP_NAME = "label_map.pbtxt"
-ANDROID_LABELS_NAME = "labelmap.txt"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +167,7 @@ def _side_files(report: Report, writers: dict[str, ShardedWriter], settings: Set
     texts = {}
     if writers and settings.label_map_dir is not None:
         for key, name, text in (("label map", LABEL_MAP_NAME, format_label_map(report.label_map)),
-                                ("android labels", ANDROID_LABELS_NAME, format_android_labels(report.label_map))):
+                                ("android labels", ANDROID_LABELS_FILE, format_android_labels(report.label_map))):
             path = os.path.join(settings.label_map_dir, name)
             texts[path] = text
             report.outputs[key] = path

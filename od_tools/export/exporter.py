@@ -21,7 +21,7 @@ from od_tools.config import Prepared, checkpoints, fixed_input_size
 from od_tools.evaluation.coco import coco_metrics
 from od_tools.export import convert, images, metadata, parity, report, runtime, tflite_graph, tflite_model
 from od_tools.export.convert import Quantization
-from od_tools.label_map import LabelMap
+from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, android_labels_text
 from od_tools.modeling import Detections, Detector, check_complete, inference_mode, load_model
 
 
@@ -162,7 +162,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
             name = tflite_file_name(quantization)
             (out / name).write_bytes(model)
             results.append(_evaluate(model, quantization, name, seconds, held_out, reference, labels, options))
-        (out / metadata.LABELS_FILE).write_bytes(metadata.labels_file(labels))
+        (out / ANDROID_LABELS_FILE).write_text(android_labels_text(labels), encoding="utf-8")
         result = report.ExportReport(
             config_source=config_source, checkpoint=prefix, input_size=(height, width),
             input_mean=tflite_graph.INPUT_MEAN, input_std=tflite_graph.INPUT_STD,

@@ -38,7 +38,7 @@ from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 from od_tools.export import images, metadata, parity, report, runtime, tflite_model
 from od_tools.export.exporter import finish_tflite
-from od_tools.label_map import LabelMap
+from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, android_labels_text
 
 INPUT_NODE = "normalized_input_image_tensor"
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
@@ -285,7 +285,7 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
             agreement = parity.compare(reference, candidate, score_threshold=0.0)
             entries[[e["quantization"] for e in entries].index("uint8")]["parity"] = {
                 runtime.Interpreter.LITERT.value: agreement.to_json()}
-        (out / metadata.LABELS_FILE).write_bytes(metadata.labels_file(labels))
+        (out / ANDROID_LABELS_FILE).write_text(android_labels_text(labels), encoding="utf-8")
         result = {
             "config_source": os.path.abspath(path), "checkpoint": "", "input_size": [height, width],
             "input_mean": options.mean_value, "input_std": options.std_value,

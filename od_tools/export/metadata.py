@@ -22,8 +22,8 @@ from typing import Mapping, Sequence
 
 from od_tools.export import metadata_schema as ms
 from od_tools.export import tflite_model
+from od_tools.label_map import ANDROID_LABELS_FILE, android_labels_text
 
-LABELS_FILE = "labelmap.txt"
 # Output tensor metadata names that MediaPipe's and the Task Library's detectors look up.
 LOCATION, CATEGORY, SCORE, NUMBER = "location", "category", "score", "number of detections"
 DETECTION_GROUP = "detection_result"
@@ -61,7 +61,7 @@ def detector_metadata(d: DetectorDescription) -> ms.ModelMetadata:
         normalization=normalization,
         stats=stats,
     )
-    labels = ms.AssociatedFile(LABELS_FILE, "Labels of the detected classes, one per line: line i is class i.",
+    labels = ms.AssociatedFile(ANDROID_LABELS_FILE, "Labels of the detected classes, one per line: line i is class i.",
                                ms.AssociatedFileType.TENSOR_VALUE_LABELS)
     outputs = (
         ms.TensorMetadata(
@@ -83,10 +83,6 @@ def detector_metadata(d: DetectorDescription) -> ms.ModelMetadata:
     )
     return ms.ModelMetadata(name=d.name, description=d.description, version=d.version,
                             subgraph_metadata=(subgraph,), author=d.author, license=d.license)
-
-
-def labels_file(labels: Sequence[str]) -> bytes:
-    return ("\n".join(labels) + "\n").encode("utf-8")
 
 
 def _add_files(archive: zipfile.ZipFile, files: Mapping[str, bytes]) -> None:
@@ -111,7 +107,7 @@ def attach(model_bytes: bytes, description: DetectorDescription) -> bytes:
     """The model with its metadata buffer and the label file attached."""
     metadata = ms.serialize(detector_metadata(description))
     with_metadata = tflite_model.set_metadata_buffer(model_bytes, ms.METADATA_FIELD_NAME, metadata)
-    return append_zip(with_metadata, {LABELS_FILE: labels_file(description.labels)})
+    return append_zip(with_metadata, {ANDROID_LABELS_FILE: android_labels_text(description.labels).encode("utf-8")})
 
 
 def associated_files(model_bytes: bytes) -> dict[str, bytes]:

@@ -1,25 +1,27 @@
 """Read, write and validate label maps (`label_map.pbtxt`) and Android `labelmap.txt` files."""
 
 from od_tools.label_map.label_map import (
+    ANDROID_LABELS_FILE,
     LabelItem,
     LabelMap,
     LabelMapError,
+    android_labels_text,
     format_android_labels,
     format_label_map,
     parse_label_map,
     read_label_map,
-    write_android_labels,
     write_label_map,
 )
 
 __all__ = [
+    "ANDROID_LABELS_FILE",
     "LabelItem",
     "LabelMap",
     "LabelMapError",
+    "android_labels_text",
     "format_android_labels",
     "format_label_map",
     "parse_label_map",
     "read_label_map",
-    "write_android_labels",
     "write_label_map",
 ]

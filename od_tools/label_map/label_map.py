@@ -213,10 +213,13 @@ def write_label_map(label_map: LabelMap, path: str | os.PathLike[str]) -> None:
     write_text_atomic(path, format_label_map(label_map))
 
 
+ANDROID_LABELS_FILE = "labelmap.txt"  # what the TFLite Android example app and MediaPipe read
+
+
+def android_labels_text(labels: Sequence[str]) -> str:
+    """`labelmap.txt` for Android and the TFLite metadata: one label per line, line i is class id i + 1."""
+    return "\n".join(labels) + "\n"
+
+
 def format_android_labels(label_map: LabelMap) -> str:
-    """`labelmap.txt` for Android: one label per line, class id 1 first."""
-    return "\n".join(label_map.android_labels()) + "\n"
-
-
-def write_android_labels(label_map: LabelMap, path: str | os.PathLike[str]) -> None:
-    write_text_atomic(path, format_android_labels(label_map))
+    return android_labels_text(label_map.android_labels())

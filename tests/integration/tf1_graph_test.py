@@ -20,6 +20,7 @@ import tensorflow as tf
 from tensorflow.core.framework import node_def_pb2, types_pb2
 
 from od_tools.export import metadata, runtime, tflite_model
+from od_tools.label_map import ANDROID_LABELS_FILE
 
 ROOT = Path(os.environ["TEST_SRCDIR"]) / os.environ["TEST_WORKSPACE"]
 TOOL = ROOT / "od_tools/export_tflite_tool"
@@ -112,7 +113,7 @@ def test_quantization_aware_graph_converts_float_and_uint8_that_agree(tmp_path, 
         model = (out / m["file"]).read_bytes()
         tflite_model.check_output_order(model)
         files = metadata.associated_files(model)
-        assert files[metadata.LABELS_FILE].decode().split() == ["class1", "class2", "class3"]
+        assert files[ANDROID_LABELS_FILE].decode().split() == ["class1", "class2", "class3"]
         detector = runtime.TFLiteDetector(model, runtime.Interpreter.LITERT, input_mean=128.0, input_std=128.0)
         assert detector.uint8_input == (m["quantization"] == "uint8")
         found = detector.detect(np.full((SIZE, SIZE, 3), 100, np.uint8))
