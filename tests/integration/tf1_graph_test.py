@@ -114,6 +114,9 @@ def test_quantization_aware_graph_converts_float_and_uint8_that_agree(tmp_path, 
         tflite_model.check_output_order(model)
         files = metadata.associated_files(model)
         assert files[ANDROID_LABELS_FILE].decode().split() == ["class1", "class2", "class3"]
+        stored = metadata.parse(tflite_model.metadata_buffer(model, metadata.METADATA_FIELD_NAME))
+        image = stored.subgraphMetadata[0].inputTensorMetadata[0]
+        assert (image.processUnits is None) == (m["quantization"] == "uint8")  # raw pixels into a uint8 model
         detector = runtime.TFLiteDetector(model, runtime.Interpreter.LITERT, input_mean=128.0, input_std=128.0)
         assert detector.uint8_input == (m["quantization"] == "uint8")
         found = detector.detect(np.full((SIZE, SIZE, 3), 100, np.uint8))

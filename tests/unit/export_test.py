@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from od_tools.common.errors import UserError
-from od_tools.export import metadata, metadata_schema as ms
+from od_tools.export import metadata
+from od_tools.export import metadata_schema_py_generated as schema
 from od_tools.export.convert import Quantization, parse_quantizations
 from od_tools.export.parity import Parity, compare, iou, recall
 from od_tools.export.report import ExportReport, TFLiteResult
@@ -69,27 +70,35 @@ def description(uint8_input=False):
                                         labels=("circle", "square", "triangle"))
 
 
-def test_detector_metadata_roles_and_parser_version():
-    md = metadata.detector_metadata(description())
-    (sub,) = md.subgraph_metadata
-    assert [t.name for t in sub.output_tensor_metadata] == ["location", "category", "score", "number of detections"]
-    assert sub.output_tensor_groups[0].tensor_names == ("location", "category", "score")
-    location = sub.output_tensor_metadata[0].content.properties
-    assert location.index == (1, 0, 3, 2) and location.coordinate_type == ms.CoordinateType.RATIO
-    (image,) = sub.input_tensor_metadata
-    assert image.normalization == ms.NormalizationOptions((127.5,), (127.5,))
-    assert image.stats == ms.Stats(max=(1.0,), min=(-1.0,))
-    assert image.content.properties.default_size == (320, 256)
-    assert md.min_parser_version() == "1.2.0"
-    quantized = metadata.detector_metadata(description(uint8_input=True)).subgraph_metadata[0].input_tensor_metadata[0]
-    assert quantized.normalization is None and quantized.stats == ms.Stats(max=(255.0,), min=(0.0,))
+def test_detector_metadata_reads_back_with_the_schemas_generated_reader():
+    buffer = metadata.serialize(metadata.detector_metadata(description()))
+    assert buffer[4:8] == metadata.FILE_IDENTIFIER
+    assert metadata.serialize(metadata.detector_metadata(description())) == buffer  # deterministic
+    md = metadata.parse(buffer)
+    assert md.minParserVersion == b"1.2.0" and md.name == b"demo"
+    (sub,) = md.subgraphMetadata
+    assert [t.name for t in sub.outputTensorMetadata] == [b"location", b"category", b"score", b"number of detections"]
+    assert sub.outputTensorGroups[0].tensorNames == [b"location", b"category", b"score"]
+    location = sub.outputTensorMetadata[0].content
+    assert location.contentPropertiesType == schema.ContentProperties.BoundingBoxProperties
+    assert list(location.contentProperties.index) == [1, 0, 3, 2]
+    assert location.contentProperties.coordinateType == schema.CoordinateType.RATIO
+    assert (location.range.min, location.range.max) == (2, 2)
+    (labels,) = sub.outputTensorMetadata[1].associatedFiles
+    assert labels.name == b"labelmap.txt" and labels.type == schema.AssociatedFileType.TENSOR_VALUE_LABELS
+    (image,) = sub.inputTensorMetadata
+    (unit,) = image.processUnits
+    assert unit.optionsType == schema.ProcessUnitOptions.NormalizationOptions
+    assert list(unit.options.mean) == [127.5] and list(unit.options.std) == [127.5]
+    assert list(image.stats.max) == [1.0] and list(image.stats.min) == [-1.0]
+    size = image.content.contentProperties.defaultSize
+    assert (size.width, size.height) == (320, 256)
 
-
-def test_metadata_flatbuffer_has_identifier_and_is_deterministic():
-    first = ms.serialize(metadata.detector_metadata(description()))
-    assert first[4:8] == ms.FILE_IDENTIFIER
-    assert ms.serialize(metadata.detector_metadata(description())) == first
-    assert b"labelmap.txt" in first and b"detection_result" in first
+    quantized = metadata.parse(metadata.serialize(metadata.detector_metadata(description(uint8_input=True))))
+    image = quantized.subgraphMetadata[0].inputTensorMetadata[0]
+    assert image.processUnits is None and list(image.stats.max) == [255.0] and list(image.stats.min) == [0.0]
+    with pytest.raises(ValueError, match="not TFLite metadata"):
+        metadata.parse(b"\x08\x00\x00\x00TFL3" + bytes(16))
 
 
 def test_appended_zip_reads_back_stored_and_keeps_the_model_prefix():
