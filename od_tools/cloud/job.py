@@ -20,7 +20,8 @@ from pathlib import Path
 
 from od_tools.cloud.vertex import JobRequest, gcloud_command
 from od_tools.common.errors import UserError
-from od_tools.config.pipeline import Pipeline, is_url
+from od_tools.common.files import is_url
+from od_tools.config.pipeline import Pipeline
 from od_tools.config.preflight import Problem
 
 # Installed in this order: the trainer last, once what it needs is there.

@@ -22,6 +22,11 @@ from typing import Iterator
 from od_tools.common.errors import UserError
 
 
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """gs://, s3://, hdfs://...: paths only TensorFlow's file system layer can open."""
+    return "://" in str(path)
+
+
 def read_text(path: str | os.PathLike[str], what: str, *, error: type[UserError] = UserError,
               not_found_hint: str = "check the path", encoding: str = "utf-8") -> str:
     """A UTF-8 text file (`what`, e.g. "label map"), with one-line errors for the usual ways reading

@@ -14,6 +14,7 @@ import os
 import re
 
 from od_tools.common.errors import UserError
+from od_tools.common.files import is_url
 
 STATE_FILE = "checkpoint"  # tf.train.CheckpointManager's state file, also the zoo's folder name
 PIPELINE_CONFIG = "pipeline.config"
@@ -23,12 +24,8 @@ class CheckpointNotFound(UserError):
     """A path that holds no checkpoint."""
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
 def _exists(path: str) -> bool:
-    if _is_url(path):
+    if is_url(path):
         import tensorflow as tf
 
         return tf.io.gfile.exists(path)
@@ -36,7 +33,7 @@ def _exists(path: str) -> bool:
 
 
 def _isdir(path: str) -> bool:
-    if _is_url(path):
+    if is_url(path):
         import tensorflow as tf
 
         return tf.io.gfile.isdir(path)
@@ -44,7 +41,7 @@ def _isdir(path: str) -> bool:
 
 
 def _read(path: str) -> str:
-    if _is_url(path):
+    if is_url(path):
         import tensorflow as tf
 
         with tf.io.gfile.GFile(path) as f:
@@ -62,7 +59,7 @@ def _state_prefix(folder: str) -> str | None:
     if not match:
         return None
     name = match.group(1)
-    return name if os.path.isabs(name) or _is_url(name) else os.path.join(folder, name)
+    return name if os.path.isabs(name) or is_url(name) else os.path.join(folder, name)
 
 
 @dataclasses.dataclass(frozen=True)

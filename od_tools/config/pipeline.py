@@ -19,7 +19,7 @@ from object_detection.protos import pipeline_pb2
 
 from od_tools.common import cli
 from od_tools.common.errors import UserError
-from od_tools.common.files import read_text, write_text_atomic
+from od_tools.common.files import is_url, read_text, write_text_atomic
 
 PipelineProto = pipeline_pb2.TrainEvalPipelineConfig
 
@@ -67,11 +67,6 @@ def parse_pipeline_text(text: str, source: str = "<pipeline.config>") -> Pipelin
         raise PipelineConfigError(f"{source}: model.{kind} is not supported; use model {{ ssd {{ ... }} }}, "
                                   "faster_rcnn or center_net")
     return config
-
-
-def is_url(path: str) -> bool:
-    """gs://, s3://, hdfs://...: paths only TensorFlow's file system layer can open."""
-    return "://" in path
 
 
 def read_pipeline_config(path: str) -> PipelineProto:

@@ -16,9 +16,10 @@ import glob
 
 from object_detection.protos import optimizer_pb2, pipeline_pb2
 
+from od_tools.common.files import is_url
 from od_tools.config import architecture
 from od_tools.config import checkpoints
-from od_tools.config.pipeline import PLACEHOLDER, Pipeline, is_url
+from od_tools.config.pipeline import PLACEHOLDER, Pipeline
 from od_tools.label_map import LabelMap, LabelMapError, parse_label_map, read_label_map
 
 
