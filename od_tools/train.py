@@ -54,9 +54,10 @@ def _tpu() -> str | None:
 
 def main(argv: Sequence[str]) -> None:
     del argv
-    from od_tools.training.launch import LaunchOptions, evaluate_continuously, launch  # TensorFlow loads here
+    from od_tools.training.launch import evaluate_continuously, launch
+    from od_tools.training.settings import TrainSettings  # TensorFlow loads here
 
-    options = LaunchOptions(
+    settings = TrainSettings(
         pipeline_config_path=cli.workspace_path(FLAGS.pipeline_config_path),
         model_dir=cli.workspace_path(FLAGS.model_dir),
         overrides=FLAGS.override,
@@ -73,9 +74,9 @@ def main(argv: Sequence[str]) -> None:
         eval_on_end=FLAGS.eval_on_train_end,
         sample_1_of_n_eval_examples=FLAGS.sample_1_of_n_eval_examples)
     if FLAGS.checkpoint_dir:
-        evaluate_continuously(options, cli.workspace_path(FLAGS.checkpoint_dir), FLAGS.eval_timeout)
+        evaluate_continuously(settings, cli.workspace_path(FLAGS.checkpoint_dir), FLAGS.eval_timeout)
     else:
-        launch(options)
+        launch(settings)
 
 
 def run() -> None:

@@ -117,6 +117,14 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Also to a bucket (gs://..., cloud training), through TensorFlow's file system layer, whose
+    object stores publish an object whole when it is closed."""
+    if is_url(path):
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(str(path), "w") as f:
+            f.write(text)
+        return Path(path)
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 

@@ -90,14 +90,7 @@ def format_pipeline(config: PipelineProto) -> str:
 
 def write_pipeline_config(config: PipelineProto, path: str | os.PathLike[str]) -> None:
     """Writes `config` as text, atomically (through TensorFlow's file layer for gs:// and the like)."""
-    text = format_pipeline(config)
-    if is_url(str(path)):
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(str(path), "w") as f:
-            f.write(text)
-    else:
-        write_text_atomic(path, text)
+    write_text_atomic(path, format_pipeline(config))
 
 
 def meta_architecture(config: PipelineProto) -> str:

@@ -63,14 +63,15 @@ def main(argv: Sequence[str]) -> None:
     if not os.path.exists(os.path.join(dataset_dir, "label_map.pbtxt")):
         raise UserError(f"--dataset_dir {dataset_dir}: no label_map.pbtxt; build //od_tools/demo:dataset first")
     from od_tools.config import format_pipeline
-    from od_tools.training.launch import LaunchOptions, launch
+    from od_tools.training.launch import launch
+    from od_tools.training.settings import TrainSettings
 
     with tempfile.TemporaryDirectory(prefix="demo_detector_") as scratch, atomic_dir(output_dir) as folder:
         overrides = data_overrides(dataset_dir) + [
             f"eval_config.visualization_export_dir={folder}/detections",
             f"eval_config.num_visualizations={FLAGS.num_render}"]
         model_dir = os.path.join(scratch, "model")
-        launched = launch(LaunchOptions(
+        launched = launch(TrainSettings(
             pipeline_config_path=cli.workspace_path(FLAGS.pipeline_config_path), model_dir=model_dir,
             overrides=overrides, checkpoint_every_n=10 ** 9, max_to_keep=1, seed=FLAGS.seed, deterministic=True,
             strict=True))

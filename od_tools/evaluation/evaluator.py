@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from od_tools.common.files import is_url, write_text_atomic
+from od_tools.common.files import write_text_atomic
 from od_tools.common.progress import Progress
 from od_tools.config import Pipeline
 from od_tools.evaluation.coco import METRIC_NAMES, PER_CATEGORY_PREFIX, coco_metrics
@@ -123,13 +123,7 @@ def write_metrics_json(result: EvalResult, path: str, **context) -> None:
     """metrics.json: the COCO metrics plus what was evaluated (checkpoint, step, images)."""
     record = {**result.metrics, "num_images": result.num_images, **context}
     text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-    if is_url(path):  # a bucket (cloud training): TensorFlow's file system layer
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(path, "w") as f:
-            f.write(text)
-    else:
-        write_text_atomic(path, text)
+    write_text_atomic(path, text)
 
 
 def write_summaries(result: EvalResult, logdir: str, step: int) -> None:

@@ -2,11 +2,13 @@
 determinism, resume, evaluation at the end."""
 
 from od_tools.training.strategy import create_strategy, describe, is_chief, task_of
-from od_tools.training.trainer import TrainOptions, TrainResult, check_model_dir, set_determinism, train
+from od_tools.training.settings import SETTINGS_FILE, TrainSettings
+from od_tools.training.trainer import TrainResult, check_model_dir, set_determinism, train
 
 __all__ = [
-    "TrainOptions",
+    "SETTINGS_FILE",
     "TrainResult",
+    "TrainSettings",
     "check_model_dir",
     "create_strategy",
     "describe",

@@ -24,17 +24,7 @@ from od_tools.config import Prepared, checkpoints, read_pipeline_config, write_p
 from od_tools.config.pipeline import PipelineConfigError, meta_architecture
 from od_tools.modeling import checkpoint_fingerprint, read_step
 from od_tools.training import strategy as strategies
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainOptions:
-    model_dir: str
-    checkpoint_every_n: int = 1000
-    max_to_keep: int = 7
-    use_tpu: bool = False
-    record_summaries: bool = True
-    seed: int | None = None
-    deterministic: bool = False
+from od_tools.training.settings import TrainSettings, write_settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,18 +95,19 @@ def _iterations(total: int, checkpoint_every_n: int) -> int:
     return max(1, min(100, total // 20, checkpoint_every_n))
 
 
-def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Strategy) -> TrainResult:
+def train(prepared: Prepared, settings: TrainSettings, strategy: tf.distribute.Strategy) -> TrainResult:
     """Trains to train_config.num_steps, resuming from the newest checkpoint in model_dir."""
     config = prepared.config
     total = config.train_config.num_steps
     chief = strategies.is_chief(strategy)
-    start = check_model_dir(prepared, options.model_dir)
+    start = check_model_dir(prepared, settings.model_dir)
     logging.info("strategy: %s", strategies.describe(strategy))
     if start:
-        logging.info("resuming from step %d in %s", start, options.model_dir)
+        logging.info("resuming from step %d in %s", start, settings.model_dir)
     if chief:  # only now: a model_dir of another model is refused above, untouched
-        tf.io.gfile.makedirs(options.model_dir)
-        write_resolved_config(prepared.pipeline, options.model_dir)
+        tf.io.gfile.makedirs(settings.model_dir)
+        write_resolved_config(prepared.pipeline, settings.model_dir)
+        write_settings(settings, settings.model_dir)
     progress = Progress("train", total=total, unit="steps", initial=start, clock_from_first_update=True,
                         log_every=10.0)
 
@@ -132,13 +123,13 @@ def train(prepared: Prepared, options: TrainOptions, strategy: tf.distribute.Str
         write_pipeline_config(config, config_path)
         with strategy.scope():
             model_lib_v2.train_loop(
-                pipeline_config_path=config_path, model_dir=options.model_dir, train_steps=total,
-                use_tpu=options.use_tpu, checkpoint_every_n=options.checkpoint_every_n,
-                checkpoint_max_to_keep=options.max_to_keep, record_summaries=options.record_summaries,
-                num_steps_per_iteration=_iterations(total, options.checkpoint_every_n), iteration_callback=on_iteration)
+                pipeline_config_path=config_path, model_dir=settings.model_dir, train_steps=total,
+                use_tpu=settings.use_tpu, checkpoint_every_n=settings.checkpoint_every_n,
+                checkpoint_max_to_keep=settings.max_to_keep, record_summaries=settings.record_summaries,
+                num_steps_per_iteration=_iterations(total, settings.checkpoint_every_n), iteration_callback=on_iteration)
     progress.close()
     seconds = time.monotonic() - began
-    final = checkpoints.locate(options.model_dir)
+    final = checkpoints.locate(settings.model_dir)
     if final is None:  # a worker whose checkpoints went to a scratch folder, now removed
         return TrainResult(start, total, "", seconds, "")
     fingerprint = checkpoint_fingerprint(final.prefix)

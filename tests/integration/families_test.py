@@ -23,7 +23,8 @@ from od_tools.export import ExportOptions, Quantization, export_detector
 from od_tools.export import images, parity, runtime
 from od_tools.export.tflite_graph import INPUT_MEAN, INPUT_STD
 from od_tools.modeling import Detector
-from od_tools.training.launch import LaunchOptions, launch
+from od_tools.training.launch import launch
+from od_tools.training.settings import TrainSettings
 
 from shapes_records import write_shapes  # beside this file
 
@@ -104,7 +105,7 @@ def test_family_trains_two_steps_and_exports_a_float_tflite(family_id, data_dir,
     config = os.path.join(TESTDATA, f"{family.config}.config")
     overrides = [*data_overrides(data_dir, family.kind), *family.overrides]
     model_dir = str(tmp_path / "model_dir")
-    result = launch(LaunchOptions(pipeline_config_path=config, model_dir=model_dir, overrides=overrides,
+    result = launch(TrainSettings(pipeline_config_path=config, model_dir=model_dir, overrides=overrides,
                                   num_train_steps=2, seed=0, eval_on_end=False))
     assert result.training.final_step == 2
 

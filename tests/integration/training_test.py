@@ -4,6 +4,7 @@ training wrote, and a model_dir of another model is refused untouched."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -16,7 +17,8 @@ import tensorflow as tf
 from od_tools.common.errors import UserError
 from od_tools.config import checkpoints
 from od_tools.modeling import Detector, read_step
-from od_tools.training.launch import LaunchOptions, launch
+from od_tools.training.launch import launch
+from od_tools.training.settings import SETTINGS_FILE, TrainSettings
 
 from shapes_records import write_shapes  # beside this file
 
@@ -39,7 +41,7 @@ def run(data_dir: str, model_dir: str, *overrides: str, seed: int = 7, **options
     settings = dict(pipeline_config_path=os.path.join(data_dir, "pipeline.config"), model_dir=model_dir,
                     overrides=overrides, checkpoint_every_n=10, seed=seed, deterministic=True)
     settings.update(options)
-    return launch(LaunchOptions(**settings))
+    return launch(TrainSettings(**settings))
 
 
 def scalars(folder: str, tag: str) -> list[tuple[int, float]]:
@@ -69,7 +71,7 @@ def test_a_few_steps_lower_the_loss(trained):
     assert np.mean(values[-3:]) < 0.85 * np.mean(values[:3]), values
 
 
-def test_training_writes_the_od_api_checkpoints_summaries_and_its_config(trained):
+def test_training_writes_the_od_api_checkpoints_summaries_and_its_config(trained, data_dir):
     result, model_dir = trained
     assert (result.training.start_step, result.training.final_step) == (0, 30)
     # The OD API numbers checkpoints by save: step 0, then every 10 steps.
@@ -82,6 +84,13 @@ def test_training_writes_the_od_api_checkpoints_summaries_and_its_config(trained
     configs = config_util.get_configs_from_pipeline_file(os.path.join(model_dir, "pipeline.config"))
     assert configs["model"].ssd.num_classes == 2
     assert os.path.isabs(configs["train_input_config"].label_map_path)
+    # Beside it, the settings the run was given, as one object (flags and defaults alike).
+    with open(os.path.join(model_dir, SETTINGS_FILE)) as f:
+        written = TrainSettings(**json.load(f))
+    assert dataclasses.replace(written, overrides=tuple(written.overrides)) == TrainSettings(
+        pipeline_config_path=os.path.join(data_dir, "pipeline.config"), model_dir=model_dir,
+        overrides=("eval_config.visualization_export_dir=" + os.path.join(model_dir, "png"),
+                   "eval_config.num_visualizations=3"), checkpoint_every_n=10, seed=7, deterministic=True)
     tags = set()
     for event_file in glob.glob(os.path.join(model_dir, "train", "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(event_file):

@@ -16,7 +16,8 @@ import tensorflow as tf
 from od_tools.config import load_pipeline
 from od_tools.export.tflite_graph import export_inference_graph
 from od_tools.modeling import build_model
-from od_tools.training.launch import LaunchOptions, launch
+from od_tools.training.launch import launch
+from od_tools.training.settings import TrainSettings
 
 from shapes_records import write_shapes  # beside this file
 
@@ -68,7 +69,7 @@ def data_overrides(folder: Path, labels: str = "label_map.pbtxt") -> list[str]:
 def fine_tuned(zoo, data_dir, tmp_path_factory) -> Path:
     """The zoo's pipeline.config fine-tuned to the 2 shapes from the zoo folder, as the tutorials do."""
     model_dir = tmp_path_factory.mktemp("fine_tuned")
-    launch(LaunchOptions(
+    launch(TrainSettings(
         pipeline_config_path=str(zoo / "pipeline.config"), model_dir=str(model_dir),
         overrides=[*data_overrides(data_dir), "model.ssd.num_classes=0", "train_config.batch_size=2",
                    f"train_config.fine_tune_checkpoint={zoo}", "train_config.fine_tune_checkpoint_type=detection"],
