@@ -44,6 +44,9 @@ class ExportOptions:
     def min_mean_iou(self, quantization: Quantization) -> float:
         return self.float_min_mean_iou if quantization.is_float else self.int8_min_mean_iou
 
+    def to_json(self) -> dict:
+        return {**dataclasses.asdict(self), "quantizations": [q.value for q in self.quantizations]}
+
 
 def tflite_file_name(quantization: Quantization) -> str:
     return f"detect_{quantization.value}.tflite"
@@ -170,7 +173,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
             num_parity_images=len(held_out), num_calibration_images=len(calibration),
             parity_score_threshold=options.parity_score_threshold, saved_model_ap50=saved_model_ap50,
             saved_model_seconds=round(saved_model_seconds, 1), total_seconds=round(time.monotonic() - started, 1),
-            models=tuple(results))
+            models=tuple(results), options=options.to_json())
         (out / report.REPORT_JSON).write_text(result.dumps(), encoding="utf-8")
         (out / report.REPORT_TEXT).write_text(result.table(), encoding="utf-8")
         if not result.passed:

@@ -46,6 +46,7 @@ class ExportReport:
     saved_model_seconds: float
     total_seconds: float
     models: tuple[TFLiteResult, ...]
+    options: dict = dataclasses.field(default_factory=dict)  # the ExportOptions the export ran with
 
     @property
     def passed(self) -> bool:

@@ -5,6 +5,7 @@ TFLite with `export_tflite`; the OD API's own tools read what this toolchain wri
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -107,6 +108,10 @@ def test_export_from_a_model_main_tf2_model_dir(fine_tuned, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / "android" / "labelmap.txt").read_text() == "circle\nsquare\n"
     assert (out / "detect_float32.tflite").is_file()
+    # The settings it ran with, flags and defaults alike, are in the report beside the models.
+    report = json.loads((out / "report.json").read_text())
+    assert report["options"]["quantizations"] == [m["quantization"] for m in report["models"]] == ["float32"]
+    assert (report["options"]["num_parity_images"], report["options"]["max_detections"]) == (4, 10)
 
 
 def test_export_straight_from_the_zoo_folder(zoo, data_dir, tmp_path):
