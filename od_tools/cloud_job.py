@@ -21,7 +21,6 @@ from typing import Sequence
 from absl import flags
 
 from od_tools.common import cli
-from od_tools.common.errors import UserError
 from od_tools.config.flags import define_pipeline_flags
 
 FLAGS = flags.FLAGS
@@ -74,8 +73,7 @@ def _job_name(config_path: str, digest: str) -> str:
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {list(argv[1:])}; all options are --flags")
+    del argv  # cli.run refuses words that are not flags
     from od_tools.cloud.plan import plan_job, write_plan  # TensorFlow and the OD API load after flags
 
     config_path = cli.workspace_path(FLAGS.pipeline_config_path)

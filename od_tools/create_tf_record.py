@@ -75,8 +75,7 @@ def _path(flag: flags.FlagHolder) -> str | None:
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {' '.join(argv[1:])}; all options are --flags (see --help)")
+    del argv  # cli.run refuses words that are not flags
     create_tf_records(CreateRequest(
         input_format=_required(_INPUT_FORMAT, f"one of {', '.join(FORMATS)}"),
         annotations=cli.workspace_path(_required(_ANNOTATIONS, "the annotation file or folder")),

@@ -30,8 +30,7 @@ _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Processes that check imag
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {' '.join(argv[1:])}; all options are --flags")
+    del argv  # cli.run refuses words that are not flags
     if not _OUTPUT_DIR.value:
         raise UserError("--output_dir is required: the folder to write the demo dataset to")
     if _NUM_TRAIN.value < 2 or _NUM_VAL.value < 1 or _IMAGE_SIZE.value < 2 * DemoSpec.max_object_size:

@@ -15,7 +15,6 @@ from absl import flags
 
 from od_tools.android import assets
 from od_tools.common import cli
-from od_tools.common.errors import UserError
 
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "An export's --output_directory.", required=True)
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "The assets folder to write.", required=True)
@@ -24,8 +23,7 @@ _QUANTIZATION = flags.DEFINE_string("android_quantization", None,
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {' '.join(argv[1:])}")
+    del argv  # cli.run refuses words that are not flags
     files = assets.assets_from_export(Path(cli.workspace_path(_EXPORT_DIR.value)), _QUANTIZATION.value)
     out = Path(cli.workspace_path(_OUTPUT_DIR.value))
     assets.write_assets(files, out)

@@ -29,12 +29,19 @@ def workspace_path(path: str) -> str:
     return os.path.join(base, path) if base else path
 
 
-def run(main: Main, argv: Sequence[str] | None = None) -> None:
-    """`absl.app.run(main)`, with `UserError` reported as a one-line error and exit status 1."""
+def run(main: Main, argv: Sequence[str] | None = None, positional_args: bool = False) -> None:
+    """`absl.app.run(main)`, with `UserError` reported as a one-line error and exit status 1.
+
+    Unless the tool takes `positional_args`, a word that is not a flag (a typo such as
+    `output_directory=x`, a flag after a stray `--`) is refused instead of silently ignored.
+    """
     tool = os.path.basename(sys.argv[0]).removesuffix(".py")
 
     def guarded(args: Sequence[str]) -> object:
         try:
+            if not positional_args and len(args) > 1:
+                raise UserError(f"unexpected arguments {' '.join(args[1:])}; all options are --flags "
+                                "(e.g. --output_directory=PATH; see --help)")
             return main(args)
         except UserError as e:
             print(f"{tool}: error: {e}", file=sys.stderr, flush=True)

@@ -115,8 +115,7 @@ def table(rows: Sequence[Row], threads: Sequence[int], runs: int) -> str:
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {' '.join(argv[1:])}")
+    del argv  # cli.run refuses words that are not flags
     root = _runfiles_root()
     export_dir = Path(cli.workspace_path(_EXPORT_DIR.value)) if _EXPORT_DIR.value else root / _RUNFILES_EXPORT
     image = Path(cli.workspace_path(_IMAGE.value)) if _IMAGE.value else _default_image(root)

@@ -266,8 +266,7 @@ def table(rows: Sequence[Row], quantizations: Sequence[str], threads: Sequence[i
 
 
 def main(argv: Sequence[str]) -> None:
-    if len(argv) > 1:
-        raise UserError(f"unexpected arguments {' '.join(argv[1:])}")
+    del argv  # cli.run refuses words that are not flags
     if _ROW_CONFIG.value:
         _row_main()
         return

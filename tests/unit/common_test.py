@@ -126,13 +126,13 @@ def main(argv):
         raise KeyError("oops")
     print("ok")
 
-cli.run(main)
+cli.run(main, positional_args=POSITIONAL)
 """
 
 
-def _run_tool(tmp_path, *args):
+def _run_tool(tmp_path, *args, positional_args=True):
     script = tmp_path / "mytool.py"
-    script.write_text(TOOL)
+    script.write_text(f"POSITIONAL = {positional_args}\n" + TOOL)
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
                           env={"PYTHONPATH": ":".join(sys.path)})
 
@@ -152,3 +152,11 @@ def test_tool_keeps_tracebacks_for_bugs(tmp_path):
 def test_tool_success(tmp_path):
     result = _run_tool(tmp_path)
     assert (result.returncode, result.stdout) == (0, "ok\n")
+
+
+def test_a_tool_without_positional_arguments_refuses_a_word_that_is_not_a_flag(tmp_path):
+    result = _run_tool(tmp_path, "output_directory=x", positional_args=False)
+    assert result.returncode == 1
+    assert result.stderr == ("mytool: error: unexpected arguments output_directory=x; all options are --flags "
+                             "(e.g. --output_directory=PATH; see --help)\n")
+    assert _run_tool(tmp_path, positional_args=False).stdout == "ok\n"
