@@ -1,9 +1,10 @@
-"""Vertex AI job specs: valid CustomJobSpec field names, the right module, args and packages."""
+"""Vertex AI job specs: the right module, args and packages, in fields Google's discovery document
+of the Vertex AI API (aiplatform.v1.json, shipped by the pinned google-api-python-client) knows."""
 
 import pytest
 
 from od_tools.cloud.vertex import JobRequest, custom_job_spec, gcloud_command
-from od_tools.cloud.vertex_schema import schema_errors
+from od_tools.cloud.vertex_schema import discovery_schemas, schema_errors
 from od_tools.common.errors import UserError
 
 PACKAGES = (
@@ -89,7 +90,8 @@ def test_schema_finds_misspelt_and_missing_fields():
     assert "baseOutputDir: unknown CustomJobSpec field" in errors
     assert "workerPoolSpecs[0].machineSpec.machinetype: unknown MachineSpec field" in errors
     assert "workerPoolSpecs[0].machineSpec.machineType: required MachineSpec field is missing" in errors
-    assert any("NVIDIA_TESLA_T5 is not a Vertex AI accelerator type" in e for e in errors)
+    assert any(e.startswith("workerPoolSpecs[0].machineSpec.acceleratorType: NVIDIA_TESLA_T5 is not one of the API's "
+                            "values (NVIDIA_TESLA_K80, ") for e in errors)
     assert "workerPoolSpecs[0].pythonPackageSpec.packageUris: expected a list" in errors
     assert "workerPoolSpecs[0].pythonPackageSpec.pythonModule: required PythonPackageSpec field is missing" in errors
     assert "workerPoolSpecs[0].replicaCount: must be a positive integer" in errors
@@ -99,3 +101,17 @@ def test_gcloud_command_is_quoted():
     assert gcloud_command("my-proj", "us-central1", "run 1", "/tmp/a b/job.yaml") == (
         "gcloud ai custom-jobs create --project=my-proj --region=us-central1 "
         "'--display-name=run 1' '--config=/tmp/a b/job.yaml'")
+
+
+def test_the_schema_is_googles_discovery_document():
+    schemas = discovery_schemas()
+    # What this project never typed: the document's own fields and enum values.
+    assert "NVIDIA_H200_141GB" in schemas["MachineSpec"]["properties"]["acceleratorType"]["enum"]
+    assert schema_errors({"workerPoolSpecs": [{"machineSpec": {"machineType": "a3-highgpu-8g",
+                                                               "acceleratorType": "NVIDIA_H200_141GB",
+                                                               "acceleratorCount": 8},
+                                               "replicaCount": "1",  # int64 as a JSON string
+                                               "containerSpec": {"imageUri": "gcr.io/x/y"}}],
+                          "scheduling": {"timeout": "3600s"}}) == []
+    assert schema_errors({"workerPoolSpecs": [], "scheduling": {"timeout": 3600}}) == [
+        "scheduling.timeout: expected a string"]
