@@ -49,12 +49,12 @@ def test_two_workers_end_with_the_same_variables(tmp_path):
     # Synchronous training: both workers saw the same all-reduced loss at every step.
     final_losses = [re.findall(r"train \[#+\] 4/4 steps .* loss ([\d.]+)", log)[-1] for log in logs]
     assert final_losses[0] == final_losses[1]
-    # The chief keeps the checkpoints (the OD API's: steps 0, 2 and 4) and evaluates alone; the other
-    # worker's scratch copies are gone.
+    # The chief keeps the checkpoints (the OD API's: steps 0, 2 and 4), the config and settings it ran
+    # with, and evaluates alone; the other worker's scratch copies are gone.
     assert read_step(tf.train.latest_checkpoint(model_dir)) == 4
     assert sorted(os.listdir(model_dir)) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
                                              "ckpt-2.data-00000-of-00001", "ckpt-2.index",
                                              "ckpt-3.data-00000-of-00001", "ckpt-3.index", "eval",
-                                             "pipeline.config", "train"]
+                                             "pipeline.config", "train", "train_settings.json"]
     with open(os.path.join(model_dir, "eval", "metrics.json")) as f:
         assert json.load(f)["step"] == 4
