@@ -401,7 +401,8 @@ def test_an_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, signum)
         "--num_shards=2", "--num_workers=2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        while not (out.exists() and any(p.name.endswith(".tmp") for p in out.iterdir())):
+        # Both shards are opened (one after the other) before the first record is written.
+        while not (out.exists() and sum(p.name.endswith(".tmp") for p in out.iterdir()) == 2):
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.1)
         temporary = sorted(p.name for p in out.iterdir())
