@@ -11,6 +11,7 @@ run of the same output removes those whose process is gone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -27,11 +28,26 @@ def is_url(path: str | os.PathLike[str]) -> bool:
     return "://" in str(path)
 
 
+def _read_url(path: str) -> bytes:
+    """A gs://... object through TensorFlow's file system layer, its errors as Python's."""
+    import tensorflow as tf
+
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f:
+            return f.read()
+    except tf.errors.NotFoundError as e:
+        raise FileNotFoundError(errno.ENOENT, e.message) from e
+    except tf.errors.OpError as e:
+        raise OSError(errno.EIO, e.message) from e
+
+
 def read_text(path: str | os.PathLike[str], what: str, *, error: type[UserError] = UserError,
               not_found_hint: str = "check the path", encoding: str = "utf-8") -> str:
-    """A UTF-8 text file (`what`, e.g. "label map"), with one-line errors for the usual ways reading
-    fails, raised as `error`."""
+    """A UTF-8 text file (`what`, e.g. "label map"), local or in a bucket, with one-line errors
+    for the usual ways reading fails, raised as `error`."""
     try:
+        if is_url(path):
+            return _read_url(str(path)).decode(encoding)
         with open(path, encoding=encoding) as f:
             return f.read()
     except FileNotFoundError as e:

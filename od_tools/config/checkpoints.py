@@ -14,7 +14,7 @@ import os
 import re
 
 from od_tools.common.errors import UserError
-from od_tools.common.files import is_url
+from od_tools.common.files import is_url, read_text
 
 STATE_FILE = "checkpoint"  # tf.train.CheckpointManager's state file, also the zoo's folder name
 PIPELINE_CONFIG = "pipeline.config"
@@ -40,22 +40,12 @@ def _isdir(path: str) -> bool:
     return os.path.isdir(path)
 
 
-def _read(path: str) -> str:
-    if is_url(path):
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(path) as f:
-            return f.read()
-    with open(path, encoding="utf-8") as f:
-        return f.read()
-
-
 def _state_prefix(folder: str) -> str | None:
     """The newest checkpoint a `checkpoint` state file names (relative to its folder), if present."""
     state = os.path.join(folder, STATE_FILE)
     if not _exists(state) or _isdir(state):
         return None
-    match = re.search(r'^model_checkpoint_path:\s*"(.*)"\s*$', _read(state), re.M)
+    match = re.search(r'^model_checkpoint_path:\s*"(.*)"\s*$', read_text(state, "checkpoint state file"), re.M)
     if not match:
         return None
     name = match.group(1)

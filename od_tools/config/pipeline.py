@@ -70,17 +70,8 @@ def parse_pipeline_text(text: str, source: str = "<pipeline.config>") -> Pipelin
 
 
 def read_pipeline_config(path: str) -> PipelineProto:
-    if is_url(path):
-        import tensorflow as tf
-
-        try:
-            with tf.io.gfile.GFile(path) as f:
-                text = f.read()
-        except tf.errors.OpError as e:
-            raise PipelineConfigError(f"{path}: cannot read the pipeline config ({e.message})") from e
-    else:
-        text = read_text(path, "pipeline config", error=PipelineConfigError,
-                         not_found_hint="check --pipeline_config_path", encoding="utf-8-sig")
+    text = read_text(path, "pipeline config", error=PipelineConfigError,
+                     not_found_hint="check --pipeline_config_path", encoding="utf-8-sig")
     return parse_pipeline_text(text, source=path)
 
 

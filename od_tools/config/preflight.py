@@ -20,7 +20,7 @@ from od_tools.common.files import is_url
 from od_tools.config import architecture
 from od_tools.config import checkpoints
 from od_tools.config.pipeline import PLACEHOLDER, Pipeline
-from od_tools.label_map import LabelMap, LabelMapError, parse_label_map, read_label_map
+from od_tools.label_map import LabelMap, LabelMapError, read_label_map
 
 
 class Purpose(enum.Enum):
@@ -59,15 +59,6 @@ def _glob(pattern: str) -> list[str]:
 
         return tf.io.gfile.glob(pattern)
     return glob.glob(pattern)
-
-
-def read_label_map_at(path: str) -> LabelMap:
-    if is_url(path):
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(path) as f:
-            return parse_label_map(f.read(), source=path)
-    return read_label_map(path)
 
 
 def _fpn_size_problems(field: str, size: int, fe, min_level: int, max_level: int):
@@ -228,7 +219,7 @@ def _label_map_problems(pipeline: Pipeline, label_maps: dict[str, LabelMap], che
         if is_url(resolved) and not checks.remote:
             continue
         try:
-            maps[field] = read_label_map_at(resolved)
+            maps[field] = read_label_map(resolved)
         except LabelMapError as e:
             yield Problem(field, str(e), "fix the label map or the path")
     declared = pipeline.model.num_classes

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from od_tools.common.errors import UserError
-from od_tools.common.files import atomic_dir, atomic_path, write_text_atomic
+from od_tools.common.files import atomic_dir, atomic_path, read_text, write_text_atomic
 from od_tools.common.progress import Progress, format_duration, format_progress
 
 
@@ -23,6 +23,21 @@ def test_atomic_path_publishes_only_on_success(tmp_path):
         assert not target.exists()
     assert target.read_bytes() == b"whole"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_read_text_reads_a_bucket_through_tensorflow_with_the_same_errors():
+    """ram:// is TensorFlow's in-memory file system, read through the same layer as gs://."""
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile("ram://od_read/label_map.pbtxt", "wb") as f:
+        f.write("\ufeffitem { id: 1 name: 'a' }\n".encode("utf-8"))
+    assert read_text("ram://od_read/label_map.pbtxt", "label map", encoding="utf-8-sig") == "item { id: 1 name: 'a' }\n"
+    with pytest.raises(UserError, match=r"^ram://od_read/missing.pbtxt: label map not found; check --label_map$"):
+        read_text("ram://od_read/missing.pbtxt", "label map", not_found_hint="check --label_map")
+    with tf.io.gfile.GFile("ram://od_read/latin1.pbtxt", "wb") as f:
+        f.write(b"caf\xe9")
+    with pytest.raises(UserError, match=r"^ram://od_read/latin1.pbtxt: not UTF-8 text .* save the label map as UTF-8$"):
+        read_text("ram://od_read/latin1.pbtxt", "label map")
 
 
 def test_atomic_write_replaces_existing_file(tmp_path):
