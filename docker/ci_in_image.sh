@@ -27,10 +27,10 @@ bazel test //... --build_tests_only --test_tag_filters=-slow || status=$?
 # The tutorial's commands, offline, as the tutorials write them, then the project's tools on what
 # they wrote: the OD API's model_main_tf2 trains the demo config 2 steps, export_tflite_graph_tf2
 # exports its model_dir; //od_tools:train resumes that model_dir to step 40 (the project reads
-# the OD API's checkpoints), TensorBoard serves its summaries, and //od_tools:export_tflite_tool
-# exports it with the parity check and Android assets (the export tool without the demo export in
-# its runfiles). The full 800-step demo export runs in the host's tests; training it again here
-# would cost CI about 9 minutes for the same code path.
+# the OD API's checkpoints), TensorBoard serves its summaries, and //od_tools:export_tflite
+# exports it with the parity check and Android assets (with flags, the tool never builds the
+# demo). The full demo export runs in the host's tests; training it again here would cost CI
+# minutes for the same code path.
 step "tutorial: model_main_tf2 2 steps, export_tflite_graph_tf2, //od_tools:train to 40, TensorBoard, export"
 work=$(mktemp -d)
 config=od_tools/demo/pipeline.config
@@ -66,8 +66,8 @@ if bazel build //od_tools/demo:dataset &&
    bazel run //od_tools:train -- --pipeline_config_path="$config" \
      --model_dir="$work/model" --num_train_steps=40 --deterministic &&
    step "TensorBoard" && serves_runs "$work/model" &&
-   step "//od_tools:export_tflite_tool" &&
-   bazel run //od_tools:export_tflite_tool -- --trained_checkpoint_dir="$work/model" \
+   step "//od_tools:export_tflite" &&
+   bazel run //od_tools:export_tflite -- --trained_checkpoint_dir="$work/model" \
      --output_directory="$work/export" --quantization=float32 --num_parity_images=20; then
   check_files "$work/tflite_graph/saved_model/saved_model.pb" "$work/model/ckpt-1.index"
   check_files "$work"/export/{detect_float32.tflite,labelmap.txt,report.json,android/detect.tflite}

@@ -76,6 +76,7 @@ _TF1_FLAGS = ("tflite_graph_path", "label_map_path", "inference_type", "mean_val
 _TF1_SHARED = ("output_directory", "android_quantization")
 DEMO_EXPORT = "od_tools/demo/tflite"
 DEMO_ASSETS = "android_demo/assets"
+DEMO_TARGETS = ("//od_tools/demo:tflite", "//android_demo:assets")
 SOURCE_ASSETS = "android_demo/app/src/main/assets"
 
 
@@ -84,16 +85,24 @@ def _runfiles_root() -> Path:
     return Path(os.path.abspath(__file__)).parents[1]
 
 
-def install_demo() -> None:
-    """The no-flag run: the cached demo export's assets into the source tree's Android app."""
+def demo_outputs(workspace: str) -> tuple[Path, Path]:
+    """The demo export and its Android assets: from the runfiles when a target bundles them (a
+    test of this tool does), else built now by Bazel (cached, so a re-run takes seconds)."""
     root = _runfiles_root()
-    export_dir, assets_dir = root / DEMO_EXPORT, root / DEMO_ASSETS
-    if not (export_dir / "report.txt").is_file():
-        raise UserError("the demo export is not in this binary's runfiles; run `bazel run //od_tools:export_tflite` "
-                        "(not the _tool target) or pass --pipeline_config_path and friends")
+    if (root / DEMO_EXPORT / "report.txt").is_file():
+        return root / DEMO_EXPORT, root / DEMO_ASSETS
+    from od_tools.demo import bazel_build
+
+    bin_dir = bazel_build.build(DEMO_TARGETS, workspace, root)
+    return bin_dir / DEMO_EXPORT, bin_dir / DEMO_ASSETS
+
+
+def install_demo() -> None:
+    """The no-flag run: the demo export's assets into the source tree's Android app."""
     workspace = os.environ.get("BUILD_WORKSPACE_DIRECTORY")
     if not workspace:
         raise UserError("no BUILD_WORKSPACE_DIRECTORY: run this through `bazel run //od_tools:export_tflite`")
+    export_dir, assets_dir = demo_outputs(workspace)
     files = android_assets.verify_assets(assets_dir)
     target = Path(workspace) / SOURCE_ASSETS
     android_assets.publish(target, files)

@@ -2,15 +2,67 @@
 
 On a terminal it redraws one line; in logs (CI, `bazel test`) it prints at most one line per
 `log_every` seconds, so long jobs show life without flooding the output.
+
+Bazel shows an action's output only once the action has ended, so a long build action (the demo
+detector's training) names a status file in its environment (`OD_STATUS_FILE`, a name such as
+`od_tools/demo/detector`): every progress line is also written there, where whoever started the
+build (`export_tflite`'s no-flag run) reads it while the action runs. The file lives under /tmp
+(writable in Bazel's sandbox), in a folder per Bazel output base.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import IO, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+
+STATUS_ENV = "OD_STATUS_FILE"
+STATUS_ROOT = Path("/tmp/od_toolchain-status")
+
+
+def bazel_output_base(path: str | os.PathLike[str]) -> str | None:
+    """The Bazel output base that `path` lies in: an action's working directory
+    (`<base>/execroot/<ws>` or `<base>/sandbox/<strategy>/N/execroot/<ws>`) or a binary's runfiles."""
+    text = os.path.abspath(path)
+    cuts = [i for i in (text.find("/execroot/"), text.find("/sandbox/")) if i > 0]
+    return text[:min(cuts)] if cuts else None
+
+
+def status_file(name: str, inside: str | os.PathLike[str], root: Path | None = None) -> Path | None:
+    """Where the action named `name` of the output base around `inside` writes its status."""
+    base = bazel_output_base(inside)
+    if base is None:
+        return None
+    return (root or STATUS_ROOT) / hashlib.sha256(base.encode()).hexdigest()[:16] / f"{name}.txt"
+
+
+def report_status(line: str) -> None:
+    """Writes `line` to this process's status file, if its environment names one (see above).
+
+    The status is a courtesy to whoever watches: any failure to write it is ignored.
+    """
+    name = os.environ.get(STATUS_ENV)
+    path = status_file(name, os.getcwd()) if name else None
+    if path is None:
+        return
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(line.strip() + "\n")
+        os.replace(temporary, path)
+    except OSError:
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def format_duration(seconds: float) -> str:
@@ -89,6 +141,7 @@ class Progress:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+        report_status(line)
 
 
 def track(items: Iterable[T], label: str, total: int | None = None, unit: str = "items") -> Iterator[T]:

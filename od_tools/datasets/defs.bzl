@@ -2,6 +2,8 @@
 
     load("//od_tools/datasets:defs.bzl", "od_demo_dataset")
     od_demo_dataset(name = "dataset")   # bazel build //od_tools/demo:dataset
+    od_demo_dataset(name = "crowded", num_train = 20, num_val = 20, min_objects = 14, max_objects = 20,
+                    max_object_size = 40)  # more shapes than a TFLite model's 10 detections
 
 The directory holds train.tfrecord-0000K-of-0000N, val.tfrecord-00000-of-0000M,
 label_map.pbtxt, labelmap.txt, report.json, preview.png and coco/{train,val}.json + coco/images/.
@@ -19,6 +21,10 @@ def _od_demo_dataset_impl(ctx):
             "--num_val=%d" % ctx.attr.num_val,
             "--image_size=%d" % ctx.attr.image_size,
             "--seed=%d" % ctx.attr.seed,
+            "--min_objects=%d" % ctx.attr.min_objects,
+            "--max_objects=%d" % ctx.attr.max_objects,
+            "--min_object_size=%d" % ctx.attr.min_object_size,
+            "--max_object_size=%d" % ctx.attr.max_object_size,
         ],
         outputs = [output],
         mnemonic = "OdDemoDataset",
@@ -35,6 +41,10 @@ od_demo_dataset = rule(
         "num_val": attr.int(default = 100),
         "image_size": attr.int(default = 256),
         "seed": attr.int(default = 0),
+        "min_objects": attr.int(default = 1),
+        "max_objects": attr.int(default = 4),
+        "min_object_size": attr.int(default = 24),
+        "max_object_size": attr.int(default = 96),
         "_generator": attr.label(
             default = "//od_tools:make_demo_dataset",
             executable = True,

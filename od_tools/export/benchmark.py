@@ -1,7 +1,9 @@
-"""Size, latency and AP50 of each exported quantization, as one table.
+"""Size, latency and AP50 of each exported quantization, as one table; with --kernels, how each
+model's accuracy moves with the kernels that run it.
 
     bazel run //od_tools/export:benchmark                         # the demo export
     bazel run //od_tools/export:benchmark -- --export_dir=exported/ --image=photo.jpg
+    bazel run //od_tools/export:benchmark -- --kernels            # AP50/recall/parity per kernel set
 
 Latency is the median of --runs invocations (after 5 warm-up runs each time) on the standalone
 LiteRT interpreter (XNNPACK), in fresh processes that never load TensorFlow. The runs are split
@@ -9,6 +11,13 @@ over --rounds that visit the models in turn, so a busy spell on a shared machine
 model alike instead of on one. AP50 is the export report's figure for the same bytes (checked by
 sha256): COCO AP50 on the held-out images, worst of tf.lite and ai_edge_litert.
 Targets: int8 <= 0.8x float32 latency at 1 thread, <= 0.45x its size, AP50 within 0.02.
+
+--kernels runs every model on the held-out images (--val_records, default the demo val set) with
+each interpreter (tf.lite, ai_edge_litert), kernel set (XNNPACK, the optimized built-ins without
+it, the reference kernels) and thread count, and prints COCO AP50, recall of the ground truth at
+score 0.5 and IoU 0.5, and parity with the export's SavedModel (mean IoU, as the export's gate
+computes it), then each figure's spread. Int8 kernels take other code paths on other CPUs
+(XNNPACK by instruction set), so test bars and gates are set below the worst of these.
 """
 
 from __future__ import annotations
@@ -35,9 +44,15 @@ _IMAGE = flags.DEFINE_string("image", None, "Image to time on (default: the firs
 _RUNS = flags.DEFINE_integer("runs", 50, "Timed runs per model and thread count (median reported).")
 _THREADS = flags.DEFINE_list("threads", ["1", "2"], "Interpreter thread counts.")
 _ROUNDS = flags.DEFINE_integer("rounds", 5, "Rounds over the models the runs are split into.")
+_KERNELS = flags.DEFINE_bool("kernels", False, "Accuracy on every interpreter, kernel set and thread count "
+                             "instead of latency.")
+_VAL_RECORDS = flags.DEFINE_string("val_records", None, "With --kernels: held-out TFRecords (glob; default the "
+                                   "demo val set).")
+_NUM_IMAGES = flags.DEFINE_integer("num_images", 100, "With --kernels: held-out images to use.")
 
 _RUNFILES_EXPORT = "od_tools/demo/tflite"
 _RUNFILES_IMAGES = "od_tools/demo/dataset/coco/images"
+_RUNFILES_VAL = "od_tools/demo/dataset/val.tfrecord-?????-of-?????"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,10 +129,82 @@ def table(rows: Sequence[Row], threads: Sequence[int], runs: int) -> str:
     return "\n".join(lines)
 
 
+@dataclasses.dataclass(frozen=True)
+class KernelRow:
+    quantization: str
+    interpreter: str
+    kernels: str
+    threads: int
+    ap50: float
+    recall: float
+    parity_mean_iou: float
+
+
+def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: int,
+                       threads: Sequence[int]) -> tuple[list[KernelRow], int]:
+    """Every model of the export on every interpreter, kernel set and thread count; and how many
+    held-out images they ran on."""
+    from od_tools.common.progress import Progress
+    from od_tools.export import images, parity, runtime
+    from od_tools.config import read_pipeline_config
+    from od_tools.export.exporter import ap50, tflite_reference
+    from od_tools.modeling import Detector
+
+    report = json.loads((export_dir / "report.json").read_text())
+    height, width = report["input_size"]
+    held_out = images.read_images(val_files, num_images, height, width)
+    if not held_out:
+        raise UserError(f"{', '.join(val_files)}: no records for --kernels")
+    labels = report["labels"]
+    detections = Detector.from_saved_model(str(export_dir / "saved_model"))(np.stack([im.pixels for im in held_out]))
+    reference = tflite_reference(read_pipeline_config(str(export_dir / "pipeline.config")), detections)
+    truth_boxes = [im.groundtruth.boxes for im in held_out]
+    truth_classes = [im.groundtruth.classes for im in held_out]
+    combos = [(e, i, k, t) for e in report["models"] for i in runtime.Interpreter for k in runtime.Kernels
+              for t in threads]
+    rows = []
+    with Progress("benchmark: models x interpreters x kernels x threads", total=len(combos), unit="runs") as bar:
+        for entry, interpreter, kernels, t in combos:
+            detector = runtime.TFLiteDetector((export_dir / entry["file"]).read_bytes(), interpreter, t,
+                                              input_mean=report["input_mean"], input_std=report["input_std"],
+                                              kernels=kernels)
+            found = [detector.detect(im.pixels) for im in held_out]
+            agreement = parity.compare(reference, found, report["parity_score_threshold"],
+                                       max_detections=report["max_detections"])
+            rows.append(KernelRow(entry["quantization"], interpreter.value, kernels.value, t,
+                                  ap50(held_out, found, labels), parity.recall(truth_boxes, truth_classes, found),
+                                  round(agreement.mean_iou, 4)))
+            bar.update()
+    return rows, len(held_out)
+
+
+def kernel_table(rows: Sequence[KernelRow], num_images: int) -> str:
+    lines = [f"{num_images} held-out images; recall at score 0.5 and IoU 0.5; parity: mean IoU with the SavedModel",
+             f"{'quantization':<14} {'interpreter':<15} {'kernels':<10} {'thr':>3} {'AP50':>7} {'recall':>7} "
+             f"{'parity':>7}"]
+    lines += [f"{r.quantization:<14} {r.interpreter:<15} {r.kernels:<10} {r.threads:>3} {r.ap50:>7.4f} "
+              f"{r.recall:>7.4f} {r.parity_mean_iou:>7.4f}" for r in rows]
+    lines += ["", "spread (min - max over interpreters, kernels and threads):"]
+    for quantization in dict.fromkeys(r.quantization for r in rows):
+        mine = [r for r in rows if r.quantization == quantization]
+        spans = [f"{name} {min(getattr(r, field) for r in mine):.4f} - {max(getattr(r, field) for r in mine):.4f}"
+                 for name, field in (("AP50", "ap50"), ("recall", "recall"), ("parity", "parity_mean_iou"))]
+        lines.append(f"{quantization:<14} " + ", ".join(spans))
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str]) -> None:
     del argv  # cli.run refuses words that are not flags
     root = _runfiles_root()
     export_dir = Path(cli.workspace_path(_EXPORT_DIR.value)) if _EXPORT_DIR.value else root / _RUNFILES_EXPORT
+    if _KERNELS.value:
+        from od_tools.export import images
+
+        pattern = cli.workspace_path(_VAL_RECORDS.value) if _VAL_RECORDS.value else str(root / _RUNFILES_VAL)
+        files = images.match_files(pattern, "--val_records")
+        threads = [int(t) for t in _THREADS.value]
+        print(kernel_table(*accuracy_by_kernel(export_dir, files, _NUM_IMAGES.value, threads)))
+        return
     image = Path(cli.workspace_path(_IMAGE.value)) if _IMAGE.value else _default_image(root)
     threads = [int(t) for t in _THREADS.value]
     if _RUNS.value < 1 or not threads:

@@ -60,7 +60,8 @@ def _od_tflite_model_impl(ctx):
             ctx.label,
             ", ".join(ctx.attr.quantizations),
         ),
-        env = {"TF_CPP_MIN_LOG_LEVEL": "2"},
+        # Status lines for whoever watches the build (od_tools/common/progress.py).
+        env = {"TF_CPP_MIN_LOG_LEVEL": "2", "OD_STATUS_FILE": ctx.label.package + "/" + ctx.label.name},
     )
     return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
 
@@ -80,7 +81,7 @@ od_tflite_model = rule(
         "float_min_mean_iou": attr.string(default = "0.99"),
         "int8_min_mean_iou": attr.string(default = "0.95"),
         "_tool": attr.label(
-            default = "//od_tools:export_tflite_tool",
+            default = "//od_tools:export_tflite",
             executable = True,
             cfg = "exec",
         ),

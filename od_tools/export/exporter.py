@@ -16,8 +16,8 @@ import numpy as np
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
-from od_tools.common.progress import Progress
-from od_tools.config import Prepared, checkpoints, fixed_input_size
+from od_tools.common.progress import Progress, report_status
+from od_tools.config import PipelineProto, Prepared, checkpoints, fixed_input_size, meta_architecture
 from od_tools.evaluation.coco import coco_metrics
 from od_tools.export import convert, images, metadata, parity, report, runtime, tflite_graph, tflite_model
 from od_tools.export.convert import Quantization
@@ -54,6 +54,7 @@ def tflite_file_name(quantization: Quantization) -> str:
 
 def _log(message: str) -> None:
     print(f"export: {message}", file=sys.stderr, flush=True)
+    report_status(f"export: {message}")
 
 
 def _check_options(options: ExportOptions) -> None:
@@ -148,6 +149,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
         saved_model_seconds = time.monotonic() - t0
         reference = _reference_detections(Detector.from_saved_model(inference_dir), held_out)
         saved_model_ap50 = ap50(held_out, reference, labels)
+        reference = tflite_reference(prepared.config, reference)
 
         description = metadata.DetectorDescription(
             name=options.model_name, description=f"Object detector exported from {config_source}.",
@@ -173,7 +175,8 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
             num_parity_images=len(held_out), num_calibration_images=len(calibration),
             parity_score_threshold=options.parity_score_threshold, saved_model_ap50=saved_model_ap50,
             saved_model_seconds=round(saved_model_seconds, 1), total_seconds=round(time.monotonic() - started, 1),
-            models=tuple(results), options=options.to_json())
+            models=tuple(results), options=options.to_json(),
+            crowding=parity.crowding(reference, options.max_detections, options.parity_score_threshold))
         (out / report.REPORT_JSON).write_text(result.dumps(), encoding="utf-8")
         (out / report.REPORT_TEXT).write_text(result.table(), encoding="utf-8")
         if not result.passed:
@@ -190,6 +193,15 @@ def ap50(held_out: Sequence[images.LabeledImage], detections: Sequence[Detection
     """COCO AP50 (pycocotools, via od_tools.evaluation) of detections on the held-out images."""
     categories = {i + 1: label for i, label in enumerate(labels)}
     return round(coco_metrics([im.groundtruth for im in held_out], detections, categories)["AP50"], 4)
+
+
+def tflite_reference(config: PipelineProto, reference: Sequence[Detections]) -> list[Detections]:
+    """The SavedModel's detections as the TFLite models are compared with them: for an SSD, one
+    class per box, as its TFLite detection op keeps them (parity.one_class_per_box)."""
+    if meta_architecture(config) != "ssd":
+        return list(reference)
+    threshold = config.model.ssd.post_processing.batch_non_max_suppression.iou_threshold
+    return [parity.one_class_per_box(r, threshold) for r in reference]
 
 
 def _reference_detections(model: Detector, held_out: Sequence[images.LabeledImage],
@@ -212,7 +224,8 @@ def _evaluate(model: bytes, quantization: Quantization, name: str, seconds: floa
         detector = runtime.TFLiteDetector(model, interpreter, input_mean=tflite_graph.INPUT_MEAN,
                                           input_std=tflite_graph.INPUT_STD)
         found = [detector.detect(im.pixels) for im in held_out]
-        parities[interpreter.value] = parity.compare(reference, found, options.parity_score_threshold)
+        parities[interpreter.value] = parity.compare(reference, found, options.parity_score_threshold,
+                                                     max_detections=options.max_detections)
         ap50s[interpreter.value] = ap50(held_out, found, labels)
     threshold = options.min_mean_iou(quantization)
     return report.TFLiteResult(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from od_tools.export.parity import Parity
+from od_tools.export.parity import Crowding, Parity
 
 REPORT_JSON = "report.json"
 REPORT_TEXT = "report.txt"
@@ -47,6 +47,7 @@ class ExportReport:
     total_seconds: float
     models: tuple[TFLiteResult, ...]
     options: dict = dataclasses.field(default_factory=dict)  # the ExportOptions the export ran with
+    crowding: Crowding | None = None  # held-out images with more confident detections than max_detections
 
     @property
     def passed(self) -> bool:
@@ -67,6 +68,16 @@ class ExportReport:
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
 
+    def _crowding_lines(self) -> list[str]:
+        """Says when the TFLite models' --max_detections drops detections the SavedModel is sure of."""
+        c = self.crowding
+        if c is None or not c.num_images:
+            return []
+        return [f"{c.num_images} of {self.num_parity_images} held-out images have more SavedModel detections with "
+                f"score >= {self.parity_score_threshold} than --max_detections={c.max_detections} (up to "
+                f"{c.largest} in one image): the TFLite models keep {c.max_detections} per image; export "
+                f"with --max_detections={c.largest} to keep them all."]
+
     def table(self) -> str:
         """A short human-readable summary: one row per model, SavedModel first."""
         height, width = self.input_size
@@ -76,7 +87,9 @@ class ExportReport:
             f"Exported {self.config_source} ({width}x{height}, {len(self.labels)} classes: "
             f"{', '.join(self.labels)}) from {self.checkpoint}",
             f"Parity on {self.num_parity_images} held-out images (reference: SavedModel detections with "
-            f"score >= {self.parity_score_threshold}){calibration}.",
+            f"score >= {self.parity_score_threshold} that the TFLite detection op can output, at most "
+            f"{self.max_detections} per image){calibration}.",
+            *self._crowding_lines(),
             "",
             f"{'model':<28} {'size':>9} {'convert':>8} {'AP50':>7} {'matched':>9} {'mean IoU':>9} "
             f"{'|dscore|':>9}  parity",

@@ -20,12 +20,30 @@ class Interpreter(str, enum.Enum):
     LITERT = "ai_edge_litert"
 
 
-def make_interpreter(model_bytes: bytes, interpreter: Interpreter, num_threads: int = 1):
+class Kernels(str, enum.Enum):
+    """Which kernels run the model: the interpreters' op resolvers. Int8 results differ between
+    them (and between CPUs: XNNPACK picks its int8 code by instruction set), so accuracy bars are
+    set from the spread over all of them (`bazel run //od_tools/export:benchmark -- --kernels`)."""
+
+    XNNPACK = "xnnpack"        # the default: built-in kernels with the XNNPACK delegate
+    BUILTIN = "builtin"        # the optimized built-in kernels alone (ruy, gemmlowp)
+    REFERENCE = "reference"    # the reference kernels: plain loops, the op's definition
+
+    def resolver(self, module):
+        names = {Kernels.XNNPACK: "AUTO", Kernels.BUILTIN: "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+                 Kernels.REFERENCE: "BUILTIN_REF"}
+        return getattr(module.OpResolverType, names[self])
+
+
+def make_interpreter(model_bytes: bytes, interpreter: Interpreter, num_threads: int = 1,
+                     kernels: Kernels = Kernels.XNNPACK):
     if interpreter is Interpreter.LITERT:
         from ai_edge_litert import interpreter as litert
-        return litert.Interpreter(model_content=model_bytes, num_threads=num_threads)
+        return litert.Interpreter(model_content=model_bytes, num_threads=num_threads,
+                                  experimental_op_resolver_type=kernels.resolver(litert))
     import tensorflow as tf
-    return tf.lite.Interpreter(model_content=model_bytes, num_threads=num_threads)
+    return tf.lite.Interpreter(model_content=model_bytes, num_threads=num_threads,
+                               experimental_op_resolver_type=kernels.resolver(tf.lite.experimental))
 
 
 class TFLiteDetector:
@@ -36,8 +54,9 @@ class TFLiteDetector:
     """
 
     def __init__(self, model_bytes: bytes, interpreter: Interpreter = Interpreter.TF_LITE, num_threads: int = 1,
-                 input_mean: float = 127.5, input_std: float = 127.5, class_offset: int = 1):
-        self._interpreter = make_interpreter(model_bytes, interpreter, num_threads)
+                 input_mean: float = 127.5, input_std: float = 127.5, class_offset: int = 1,
+                 kernels: Kernels = Kernels.XNNPACK):
+        self._interpreter = make_interpreter(model_bytes, interpreter, num_threads, kernels)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._outputs = [d["index"] for d in self._interpreter.get_output_details()]

@@ -19,7 +19,7 @@ from absl import logging
 from object_detection import model_lib_v2
 
 from od_tools.common.errors import UserError
-from od_tools.common.progress import Progress, format_duration
+from od_tools.common.progress import Progress, format_duration, report_status
 from od_tools.config import Prepared, checkpoints, read_pipeline_config, write_pipeline_config, write_resolved_config
 from od_tools.config.pipeline import PipelineConfigError, meta_architecture
 from od_tools.modeling import checkpoint_fingerprint, read_step
@@ -36,18 +36,23 @@ class TrainResult:
     fingerprint: str  # of the final checkpoint's model variables
 
 
+# Deterministic runs use this many TensorFlow threads on every machine (see set_determinism).
+DETERMINISTIC_THREADS = 2
+
+
 def set_determinism(seed: int | None, deterministic: bool) -> None:
     """Seeds Python, NumPy and TensorFlow; with `deterministic`, every op runs reproducibly.
 
     The OD API's input pipeline draws its augmentation from the global seed (with our patch).
     Op determinism alone is not enough on CPU: oneDNN's backward convolutions sum the gradients
-    of weights shared across pyramid levels (the box predictor's) in an order that depends on
-    thread scheduling, so deterministic runs also execute TensorFlow ops on one thread (about
-    1.4x slower on 2 cores). And Grappler, which rewrites each tf.function's graph (folding,
-    fusing, pruning), works to time budgets, so on a loaded machine two runs of one command can
-    train slightly different graphs: 5 of 5 pairs of concurrent 120-step demo runs diverged
-    with it, none without it. Deterministic runs switch it off. Call it before TensorFlow runs
-    anything.
+    of weights shared across pyramid levels (the box predictor's) in chunks that follow the size
+    of TensorFlow's thread pools, so deterministic runs pin both pools to DETERMINISTIC_THREADS
+    on every machine: a fixed split sums in a fixed order (two concurrent 40-step demo runs on 2
+    threads ended with one fingerprint), and both cores of a 2-core machine work. And Grappler,
+    which rewrites each tf.function's graph (folding, fusing, pruning), works to time budgets,
+    so on a loaded machine two runs of one command can train slightly different graphs: 5 of 5
+    pairs of concurrent 120-step demo runs diverged with it, none without it. Deterministic runs
+    switch it off. Call it before TensorFlow runs anything.
     """
     if seed is not None:
         tf.keras.utils.set_random_seed(seed)
@@ -56,13 +61,14 @@ def set_determinism(seed: int | None, deterministic: bool) -> None:
     tf.config.experimental.enable_op_determinism()
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     threading = tf.config.threading
-    if threading.get_inter_op_parallelism_threads() == 1 and threading.get_intra_op_parallelism_threads() == 1:
+    threads = DETERMINISTIC_THREADS
+    if threading.get_inter_op_parallelism_threads() == threads and threading.get_intra_op_parallelism_threads() == threads:
         return
     try:
-        threading.set_inter_op_parallelism_threads(1)
-        threading.set_intra_op_parallelism_threads(1)
+        threading.set_inter_op_parallelism_threads(threads)
+        threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError as e:  # TensorFlow's runtime already started with its thread pools
-        raise UserError("--deterministic: TensorFlow already runs with several threads in this process, which "
+        raise UserError("--deterministic: TensorFlow already runs with other thread pools in this process, which "
                         "makes training irreproducible; start a new process with --deterministic") from e
 
 
@@ -117,6 +123,7 @@ def train(prepared: Prepared, settings: TrainSettings, strategy: tf.distribute.S
                            f"lr {values.get('learning_rate', float('nan')):.3g}")
 
     began = time.monotonic()
+    report_status(f"train: building the model and tracing its training step (then {total - start} steps)")
     with tempfile.TemporaryDirectory(prefix="od_train_") as scratch:
         # Every worker reads the same resolved config from a file of its own.
         config_path = os.path.join(scratch, checkpoints.PIPELINE_CONFIG)

@@ -1,5 +1,6 @@
-"""Bad inputs and the parity failure path of the export: one-line errors, exit status 1, and
-nothing half-written, neither in --output_directory nor in the Android assets folder.
+"""Bad inputs to the export: one-line errors, exit status 1, and nothing half-written, neither in
+--output_directory nor in the Android assets folder (a failed parity check is
+export_parity_test's).
 
 Uses the cached demo detector (//od_tools/demo:detector) and its dataset.
 """
@@ -19,7 +20,7 @@ from od_tools.export import ExportOptions, Quantization, export_detector
 
 ROOT = Path(os.environ["TEST_SRCDIR"]) / os.environ["TEST_WORKSPACE"]
 DETECTOR = ROOT / "od_tools/demo/detector"
-TOOL = ROOT / "od_tools/export_tflite_tool"
+TOOL = ROOT / "od_tools/export_tflite"
 
 
 def run_export(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
@@ -86,17 +87,6 @@ def test_unwritable_output(tmp_path):
     result = run_export(tmp_path, *demo_flags(output, "--num_parity_images=2"))
     assert_one_line_error(result, str(blocker), "writable")
     assert blocker.read_text() == "not a folder"
-
-
-def test_parity_failure_fails_the_export_and_writes_nothing(tmp_path):
-    output = tmp_path / "out"
-    result = run_export(tmp_path, *demo_flags(output, "--quantization=dynamic_range", "--num_parity_images=20",
-                                              "--int8_min_mean_iou=0.9999"))
-    line = assert_one_line_error(result, "parity check failed: dynamic_range mean IoU", "< 0.9999",
-                                 "nothing was written")
-    assert "detect_dynamic_range.tflite" in result.stderr  # the report is shown
-    assert_nothing_written(tmp_path, output)
-    assert float(line.split("mean IoU ")[1].split(" ")[0]) >= 0.95  # a real, merely strict, failure
 
 
 @pytest.fixture(scope="module")

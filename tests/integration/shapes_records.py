@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -23,9 +24,9 @@ from od_tools.label_map import LabelMap, write_label_map
 NAMES = ("circle", "square")
 
 
-def _example(rng: np.random.Generator, size: int, name: str) -> bytes:
+def _example(rng: np.random.Generator, size: int, name: str, names: Sequence[str]) -> bytes:
     image = Image.fromarray(rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8))
-    class_id = int(rng.integers(1, len(NAMES) + 1))
+    class_id = int(rng.integers(1, len(names) + 1))
     side = int(rng.integers(size // 3, size // 2))
     x, y = (int(v) for v in rng.integers(0, size - side, 2))
     shape = ImageDraw.Draw(image).ellipse if class_id == 1 else ImageDraw.Draw(image).rectangle
@@ -37,19 +38,22 @@ def _example(rng: np.random.Generator, size: int, name: str) -> bytes:
     return serialize_example(ExampleData(
         encoded=encoded, size_bytes=len(encoded), image_format="png", width=size, height=size, filename=name,
         source_id=name, sha256=hashlib.sha256(encoded).hexdigest(),
-        objects=(ObjectData(box, class_id, NAMES[class_id - 1], False, float(side * side), False),)))
+        objects=(ObjectData(box, class_id, names[class_id - 1], False, float(side * side), False),)))
 
 
-def write_shapes(folder: str, num_train: int = 32, num_val: int = 8, size: int = 64, seed: int = 0) -> str:
-    """Writes train (2 shards), val (1 shard) and label_map.pbtxt into `folder`; returns it."""
+def write_shapes(folder: str, num_train: int = 32, num_val: int = 8, size: int = 64, seed: int = 0,
+                 names: Sequence[str] = NAMES) -> str:
+    """Writes train (2 shards), val (1 shard) and label_map.pbtxt into `folder`; returns it.
+
+    `names` are the classes, a prefix of NAMES (circle, then square)."""
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
     for split, count, shards in (("train", num_train, 2), ("val", num_val, 1)):
         writers = [tf.io.TFRecordWriter(os.path.join(folder, shard_name(f"{split}.tfrecord", k, shards)))
                    for k in range(shards)]
         for i in range(count):
-            writers[i % shards].write(_example(rng, size, f"{split}_{i:04d}.png"))
+            writers[i % shards].write(_example(rng, size, f"{split}_{i:04d}.png", names))
         for writer in writers:
             writer.close()
-    write_label_map(LabelMap.from_names(NAMES), os.path.join(folder, "label_map.pbtxt"))
+    write_label_map(LabelMap.from_names(names), os.path.join(folder, "label_map.pbtxt"))
     return folder

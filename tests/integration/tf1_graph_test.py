@@ -23,7 +23,7 @@ from od_tools.export import metadata, runtime, tflite_model
 from od_tools.label_map import ANDROID_LABELS_FILE
 
 ROOT = Path(os.environ["TEST_SRCDIR"]) / os.environ["TEST_WORKSPACE"]
-TOOL = ROOT / "od_tools/export_tflite_tool"
+TOOL = ROOT / "od_tools/export_tflite"
 SIZE, CLASSES, ANCHORS_PER_SIDE = 64, 3, 16
 
 

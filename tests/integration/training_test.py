@@ -19,13 +19,14 @@ from od_tools.config import checkpoints
 from od_tools.modeling import Detector, read_step
 from od_tools.training.launch import launch
 from od_tools.training.settings import SETTINGS_FILE, TrainSettings
+from od_tools.training.trainer import DETERMINISTIC_THREADS
 
 from shapes_records import write_shapes  # beside this file
 
-# Deterministic training runs TensorFlow on one thread, which can only be chosen before its
+# Deterministic training pins TensorFlow's thread pools, which can only be sized before its
 # runtime starts: here, before the fixtures write TFRecords.
-tf.config.threading.set_inter_op_parallelism_threads(1)
-tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(DETERMINISTIC_THREADS)
+tf.config.threading.set_intra_op_parallelism_threads(DETERMINISTIC_THREADS)
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "testdata", "tiny_pipeline.config")
 

@@ -8,7 +8,8 @@ import pytest
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir, atomic_path, read_text, write_text_atomic
-from od_tools.common.progress import Progress, format_duration, format_progress
+from od_tools.common import progress as progress_lib
+from od_tools.common.progress import Progress, bazel_output_base, format_duration, format_progress, status_file
 
 
 def test_atomic_path_publishes_only_on_success(tmp_path):
@@ -104,6 +105,36 @@ def test_progress_line_with_total():
 
 def test_progress_line_without_total():
     assert format_progress("train", 50, None, 125.0, "steps") == "train 50 steps 0.4 steps/s elapsed 2:05"
+
+
+def test_the_output_base_of_actions_and_runfiles():
+    base = "/home/u/.cache/bazel/_bazel_u/0123abcd"
+    assert bazel_output_base(f"{base}/execroot/od_toolchain") == base
+    assert bazel_output_base(f"{base}/sandbox/linux-sandbox/9/execroot/od_toolchain") == base
+    assert bazel_output_base(f"{base}/execroot/od_toolchain/bazel-out/k8-fastbuild/bin/od_tools/"
+                             "export_tflite.runfiles/od_toolchain/od_tools/export_tflite.py") == base
+    assert bazel_output_base("/home/u/src/od_toolchain") is None
+
+
+def test_an_action_mirrors_its_progress_where_the_watcher_looks(tmp_path, monkeypatch):
+    """A build action (its cwd in the sandbox) and the binary that started the build (its runfiles)
+    find the same status file; without OD_STATUS_FILE nothing is written."""
+    base = tmp_path / "output_base"
+    sandbox = base / "sandbox/linux-sandbox/3/execroot/od_toolchain"
+    sandbox.mkdir(parents=True)
+    monkeypatch.setattr(progress_lib, "STATUS_ROOT", tmp_path / "status")
+    monkeypatch.chdir(sandbox)
+    monkeypatch.delenv(progress_lib.STATUS_ENV, raising=False)
+    Progress("train", total=10, unit="steps", stream=io.StringIO()).set(3)
+    assert not (tmp_path / "status").exists()
+    monkeypatch.setenv(progress_lib.STATUS_ENV, "od_tools/demo/detector")
+    with Progress("train", total=10, unit="steps", stream=io.StringIO()) as bar:
+        bar.set(4, "loss 0.5")
+    watcher = status_file("od_tools/demo/detector", base / "execroot/od_toolchain/bazel-out/bin/x.runfiles/x.py",
+                          root=tmp_path / "status")
+    assert watcher.read_text().startswith("train [#########...............] 4/10 steps")
+    assert watcher.read_text().endswith("loss 0.5\n")
+    assert [p.name for p in watcher.parent.iterdir()] == ["detector.txt"]  # no temporaries left
 
 
 def test_durations():

@@ -1,6 +1,7 @@
 """Pure pieces of the export: quantization flags, parity matching, recall, metadata encoding,
 zipped associated files and the report table. No TensorFlow conversion here."""
 
+import dataclasses
 import io
 import zipfile
 
@@ -11,7 +12,7 @@ from od_tools.common.errors import UserError
 from od_tools.export import metadata
 from od_tools.export import metadata_schema_py_generated as schema
 from od_tools.export.convert import Quantization, parse_quantizations
-from od_tools.export.parity import Parity, compare, iou, recall
+from od_tools.export.parity import Crowding, Parity, compare, crowding, iou, one_class_per_box, recall
 from od_tools.export.report import ExportReport, TFLiteResult
 from od_tools.modeling import Detections
 
@@ -54,6 +55,64 @@ def test_compare_matches_each_candidate_once():
     reference = [dets([[0, 0, .5, .5], [0, 0, .5, .5]], [1, 1], [.9, .8])]
     result = compare(reference, [dets([[0, 0, .5, .5]], [1], [.9])])
     assert result.num_matched == 1 and result.mean_iou == pytest.approx(0.5)
+
+
+def grid(count, scores=None):
+    """`count` disjoint boxes on a 4x4 grid, class 1, scores falling from 0.95 by 0.02."""
+    boxes = [[(i // 4) / 4, (i % 4) / 4, (i // 4 + 1) / 4, (i % 4 + 1) / 4] for i in range(count)]
+    return dets(boxes, [1] * count, scores if scores is not None else [0.95 - 0.02 * i for i in range(count)])
+
+
+def pick(detections, indexes):
+    return Detections(detections.boxes[indexes], detections.classes[indexes], detections.scores[indexes])
+
+
+def test_a_crowded_image_is_compared_on_its_top_max_detections():
+    """12 confident SavedModel detections; a TFLite model with --max_detections=10 holds the top 10."""
+    reference = [grid(12)]
+    top10 = [pick(reference[0], list(range(10)))]
+    assert compare(reference, top10).mean_iou == pytest.approx(10 / 12)  # unlike with unlike
+    fair = compare(reference, top10, max_detections=10)
+    assert (fair.num_reference, fair.num_matched, fair.mean_iou) == (10, 10, 1.0)
+    assert crowding(reference, 10) == Crowding(num_images=1, largest=12, max_detections=10)
+    assert crowding(reference, 12) == Crowding(num_images=0, largest=12, max_detections=12)
+
+
+def test_at_the_cut_off_a_detection_just_below_stands_in_for_one_just_above():
+    """Scores of close detections order differently in the two models: the TFLite model's 10th
+    may be the SavedModel's 11th."""
+    reference = [grid(12)]
+    swapped = [pick(reference[0], [*range(9), 10])]
+    assert compare(reference, swapped, max_detections=10) == Parity(10, 10, 1.0, 0.0)
+
+
+def test_a_wrong_tflite_still_fails_on_a_crowded_image():
+    reference = [grid(12)]
+    half = compare(reference, [pick(reference[0], list(range(5)))], max_detections=10)
+    assert (half.num_reference, half.num_matched, half.mean_iou) == (10, 5, 0.5)
+    shifted = Detections(np.clip(reference[0].boxes[:10] + 0.125, 0, 1), reference[0].classes[:10],
+                         reference[0].scores[:10])
+    moved = compare(reference, [shifted], max_detections=10)
+    assert moved.num_matched < 10 and moved.mean_iou < 0.5
+    # Lower-ranked stand-ins cannot fill more places than the candidate has detections.
+    bottom = compare(reference, [pick(reference[0], [10, 11])], max_detections=10)
+    assert (bottom.num_matched, bottom.mean_iou) == (2, 0.2)
+
+
+def test_one_class_per_box_keeps_what_the_tflite_detection_op_can_output():
+    # One object twice (circle 0.55, square 0.54 on the same box), and a square beside it.
+    reference = dets([[.1, .1, .3, .3], [.1, .1, .3, .3], [.5, .5, .7, .7], [.11, .1, .3, .3]], [1, 2, 2, 3],
+                     [.55, .54, .9, .2])
+    kept = one_class_per_box(reference, iou_threshold=0.6)
+    assert kept.classes.tolist() == [2, 1] and kept.scores.tolist() == pytest.approx([.9, .55])
+    # Boxes that overlap by less than the model's NMS threshold are different objects.
+    apart = dets([[0, 0, .4, .4], [0, .2, .4, .6]], [1, 2], [.8, .7])  # IoU 1/3
+    assert one_class_per_box(apart, iou_threshold=0.6).classes.tolist() == [1, 2]
+    assert len(one_class_per_box(dets([], [], []), 0.6).scores) == 0
+    # A TFLite model that found the object once, with its best class, now matches it fully.
+    candidate = [dets([[.5, .5, .7, .7], [.1, .1, .3, .3]], [2, 1], [.9, .55])]
+    assert compare([reference], candidate).mean_iou < 0.99
+    assert compare([kept], candidate).mean_iou == pytest.approx(1.0)
 
 
 def test_recall_at_iou_half():
@@ -122,9 +181,15 @@ def test_report_table_lists_every_model_and_the_verdict():
                           num_parity_images=5, num_calibration_images=5, parity_score_threshold=0.5,
                           saved_model_ap50=0.91, saved_model_seconds=3.0, total_seconds=20.0, models=(result,))
     table = report.table()
+    assert "--max_detections" not in table
     assert "detect_int8.tflite" in table and "0.9300" in table and "FAILED (< 0.95)" in table
     assert " 9/10" in table and "0.890" in table
     assert not report.passed and report.to_json()["models"][0]["parity"]["tf.lite"]["matched_fraction"] == 1.0
+    crowded = dataclasses.replace(report, crowding=Crowding(num_images=3, largest=17, max_detections=10))
+    assert ("3 of 5 held-out images have more SavedModel detections with score >= 0.5 than --max_detections=10 "
+            "(up to 17 in one image)") in crowded.table()
+    assert "export with --max_detections=17" in crowded.table()
+    assert crowded.to_json()["crowding"] == {"num_images": 3, "largest": 17, "max_detections": 10}
 
 
 def test_app_input_maps_onto_each_family_preprocessing():
