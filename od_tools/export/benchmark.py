@@ -145,9 +145,9 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
     """Every model of the export on every interpreter, kernel set and thread count; and how many
     held-out images they ran on."""
     from od_tools.common.progress import Progress
-    from od_tools.export import images, parity, runtime
     from od_tools.config import read_pipeline_config
-    from od_tools.export.exporter import ap50, tflite_reference
+    from od_tools.export import images, parity, runtime
+    from od_tools.export.exporter import ap50, reference_detections, tflite_reference
     from od_tools.modeling import Detector
 
     report = json.loads((export_dir / "report.json").read_text())
@@ -156,7 +156,7 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
     if not held_out:
         raise UserError(f"{', '.join(val_files)}: no records for --kernels")
     labels = report["labels"]
-    detections = Detector.from_saved_model(str(export_dir / "saved_model"))(np.stack([im.pixels for im in held_out]))
+    detections = reference_detections(Detector.from_saved_model(str(export_dir / "saved_model")), held_out)
     reference = tflite_reference(read_pipeline_config(str(export_dir / "pipeline.config")), detections)
     truth_boxes = [im.groundtruth.boxes for im in held_out]
     truth_classes = [im.groundtruth.classes for im in held_out]

@@ -147,7 +147,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
         tflite_dir = str(out / tflite_graph.TFLITE_DIR)
         tflite_graph.export_tflite_graph(prepared.config, prefix, tflite_dir, options.max_detections)
         saved_model_seconds = time.monotonic() - t0
-        reference = _reference_detections(Detector.from_saved_model(inference_dir), held_out)
+        reference = reference_detections(Detector.from_saved_model(inference_dir), held_out)
         saved_model_ap50 = ap50(held_out, reference, labels)
         reference = tflite_reference(prepared.config, reference)
 
@@ -204,7 +204,7 @@ def tflite_reference(config: PipelineProto, reference: Sequence[Detections]) -> 
     return [parity.one_class_per_box(r, threshold) for r in reference]
 
 
-def _reference_detections(model: Detector, held_out: Sequence[images.LabeledImage],
+def reference_detections(model: Detector, held_out: Sequence[images.LabeledImage],
                           batch_size: int = 8) -> list[Detections]:
     """SavedModel detections on the held-out images, in batches (its NMS dominates the time)."""
     found: list[Detections] = []
