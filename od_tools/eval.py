@@ -1,7 +1,8 @@
-"""COCO evaluation of a trained checkpoint (as `model_main_tf2.py --checkpoint_dir` evaluates it) or
-of an exported SavedModel.
+"""COCO evaluation of a trained checkpoint (as `model_main_tf2.py --checkpoint_dir` evaluates it),
+an exported SavedModel or a .tflite detector (the model that goes on the phone).
 
     bazel run //od_tools:eval -- --checkpoint_dir=runs/my_model [--render_dir=/tmp/detections]
+    bazel run //od_tools:eval -- --model=exported/detect_int8.tflite --model_dir=/tmp/eval
     bazel run //od_tools:eval -- --saved_model_dir=export/saved_model --pipeline_config_path=... \
         --model_dir=/tmp/eval
 
@@ -27,6 +28,8 @@ FLAGS = flags.FLAGS
 define_pipeline_flags(required=False)
 flags.DEFINE_string("checkpoint_dir", None, "A training model_dir, a model-zoo folder or a ckpt-N prefix.")
 flags.DEFINE_string("saved_model_dir", None, "An exported SavedModel (instead of a checkpoint).")
+flags.DEFINE_string("model", None, "Any model form: a saved_model/ folder, a .tflite detector or a checkpoint.")
+flags.DEFINE_integer("num_threads", 1, "Threads of the TFLite interpreter.", lower_bound=1)
 flags.DEFINE_string("model_dir", None, "Where eval/metrics.json and eval/ summaries go (default: the "
                     "checkpoint's folder; required for a SavedModel).")
 flags.DEFINE_string("metrics_path", None, "Write metrics.json here instead of <model_dir>/eval/metrics.json.")
@@ -50,13 +53,26 @@ def _default_config(source: str) -> str:
 
 def main(argv: Sequence[str]) -> None:
     del argv
-    if bool(FLAGS.checkpoint_dir) == bool(FLAGS.saved_model_dir):
-        raise UserError("give exactly one of --checkpoint_dir (a checkpoint) or --saved_model_dir (a SavedModel)")
-    source = cli.workspace_path(FLAGS.checkpoint_dir or FLAGS.saved_model_dir)
+    given = [name for name in ("checkpoint_dir", "saved_model_dir", "model") if FLAGS[name].value]
+    if len(given) != 1:
+        raise UserError("give exactly one of --model (any model form), --checkpoint_dir (a checkpoint) or "
+                        "--saved_model_dir (a SavedModel)")
+    source = cli.workspace_path(FLAGS[given[0]].value)
     config_path = cli.workspace_path(FLAGS.pipeline_config_path) if FLAGS.pipeline_config_path \
         else _default_config(source)
-    if FLAGS.saved_model_dir and not FLAGS.model_dir:
-        raise UserError("--model_dir is required with --saved_model_dir (where to write eval/metrics.json)")
+
+    from od_tools import inference  # TensorFlow loads after flag parsing
+
+    if given[0] == "saved_model_dir":
+        if not os.path.exists(os.path.join(source, "saved_model.pb")):
+            raise UserError(f"--saved_model_dir {source}: no saved_model.pb there; point at an exported SavedModel "
+                            "(the saved_model/ folder exporter_main_v2 or export_tflite writes)")
+        checkpoint = ""
+    else:
+        checkpoint = source if given[0] == "checkpoint_dir" or \
+            inference.form_of(source) is inference.ModelForm.CHECKPOINT else ""
+    if not checkpoint and not FLAGS.model_dir:
+        raise UserError(f"--model_dir is required with --{given[0]} {source} (where to write eval/metrics.json)")
     model_dir = cli.workspace_path(FLAGS.model_dir) if FLAGS.model_dir else \
         (source if os.path.isdir(source) else os.path.dirname(source))
     if "/bazel-out/" in os.path.realpath(model_dir) or (os.path.isdir(model_dir) and not os.access(model_dir, os.W_OK)):
@@ -71,8 +87,11 @@ def main(argv: Sequence[str]) -> None:
     settings = eval_run.eval_settings(prepared, render_dir=cli.workspace_path(FLAGS.render_dir or ""),
                                       num_render=FLAGS.num_render, min_score=FLAGS.min_score_threshold,
                                       sample_1_of_n=FLAGS.sample_1_of_n_eval_examples)
-    eval_run.run(prepared, checkpoint=cli.workspace_path(FLAGS.checkpoint_dir or ""),
-                 saved_model=cli.workspace_path(FLAGS.saved_model_dir or ""),
+    model = None
+    if not checkpoint:
+        model = inference.load(source, inference.ModelSpec(pipeline_config_path=config_path,
+                                                           num_threads=FLAGS.num_threads))
+    eval_run.run(prepared, checkpoint=checkpoint, model=model, source=source,
                  output_dir=os.path.join(model_dir, "eval"),
                  metrics_path=cli.workspace_path(FLAGS.metrics_path or ""), settings=settings)
 

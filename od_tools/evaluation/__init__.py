@@ -10,7 +10,7 @@ from od_tools.evaluation.evaluator import (
     write_metrics_json,
     write_summaries,
 )
-from od_tools.evaluation.render import RenderOptions, draw_detections
+from od_tools.evaluation.render import RenderOptions, draw_detections, side_by_side
 
 __all__ = [
     "METRIC_NAMES",
@@ -23,6 +23,7 @@ __all__ = [
     "evaluate",
     "format_metrics",
     "short_metrics",
+    "side_by_side",
     "write_metrics_json",
     "write_summaries",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw
@@ -24,6 +25,8 @@ class RenderOptions:
     show_labels: bool = True
     groundtruth: bool = False
     groundtruth_color: str = "black"
+    line_thickness: int = 0  # pixels; 0: by image size
+    mask_alpha: float = 0.45  # how strongly instance masks tint their pixels
 
 
 def class_color(class_id: int) -> str:
@@ -39,9 +42,13 @@ def draw_detections(image: np.ndarray, detections: Detections, labels: dict[int,
                     options: RenderOptions = RenderOptions(), groundtruth: GroundTruth | None = None) -> np.ndarray:
     """A copy of `image` (uint8 HxWx3) with boxes, labels and scores drawn on it."""
     canvas = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")
-    draw = ImageDraw.Draw(canvas)
     width, height = canvas.size
-    thickness = max(1, round(min(width, height) / 200))
+    order = np.argsort(-np.asarray(detections.scores), kind="stable")
+    shown = [i for i in order if detections.scores[i] >= options.min_score][:options.max_boxes]
+    if detections.masks is not None and shown:
+        canvas = _tint_masks(canvas, detections.select(np.array(shown, np.int64)), options.mask_alpha)
+    draw = ImageDraw.Draw(canvas)
+    thickness = options.line_thickness or max(1, round(min(width, height) / 200))
     if options.groundtruth and groundtruth is not None:
         try:
             gt_color = ImageColor.getrgb(options.groundtruth_color)
@@ -49,8 +56,6 @@ def draw_detections(image: np.ndarray, detections: Detections, labels: dict[int,
             gt_color = (0, 0, 0)
         for box in groundtruth.boxes:
             draw.rectangle(_pixels(box, width, height), outline=gt_color, width=thickness)
-    order = np.argsort(-np.asarray(detections.scores), kind="stable")
-    shown = [i for i in order if detections.scores[i] >= options.min_score][:options.max_boxes]
     for i in shown:
         class_id = int(detections.classes[i])
         color = class_color(class_id)
@@ -69,4 +74,32 @@ def draw_detections(image: np.ndarray, detections: Detections, labels: dict[int,
             y = top - text_height if top - text_height >= 0 else top
             draw.rectangle([x, y, x + text_width, y + text_height], fill=color)
             draw.text((x + 2, y), text, fill="white")
+    return np.asarray(canvas)
+
+
+def _tint_masks(canvas: Image.Image, detections: Detections, alpha: float) -> Image.Image:
+    """The picture with each instance mask tinted in its class colour."""
+    pixels = np.asarray(canvas, np.float32).copy()
+    masks = detections.image_masks(canvas.height, canvas.width)
+    for mask, class_id in zip(masks, detections.classes):
+        color = np.array(ImageColor.getrgb(class_color(int(class_id))), np.float32)
+        pixels[mask] = (1 - alpha) * pixels[mask] + alpha * color
+    return Image.fromarray(np.clip(np.round(pixels), 0, 255).astype(np.uint8))
+
+
+def side_by_side(panels: Sequence[tuple[np.ndarray, str]], caption: str = "") -> np.ndarray:
+    """Pictures next to each other, each titled, with an optional caption line below them."""
+    gap, band = 8, 18
+    height = max(p.shape[0] for p, _ in panels)
+    width = sum(p.shape[1] for p, _ in panels) + gap * (len(panels) - 1)
+    lines = [line for line in caption.splitlines() if line]
+    canvas = Image.new("RGB", (width, band + height + band * len(lines)), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for pixels, title in panels:
+        canvas.paste(Image.fromarray(np.asarray(pixels, np.uint8)), (x, band))
+        draw.text((x + 2, 3), title, fill="black")
+        x += pixels.shape[1] + gap
+    for k, line in enumerate(lines):
+        draw.text((2, band + height + 3 + band * k), line, fill="black")
     return np.asarray(canvas)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Callable
 
 from absl import logging
 
@@ -57,15 +58,17 @@ def record_checkpoint_eval(prepared: Prepared, prefix: str, output_dir: str, set
     return record
 
 
-def record_saved_model_eval(prepared: Prepared, saved_model_dir: str, output_dir: str, settings: EvalSettings,
-                            metrics_path: str = "") -> EvalResult:
-    """COCO metrics of an exported SavedModel on the eval TFRecords, recorded like a checkpoint's."""
-    result = evaluate(Detector.from_saved_model(saved_model_dir), settings, labels_of(prepared))
+def record_model_eval(prepared: Prepared, detect: Callable, source: str, output_dir: str, settings: EvalSettings,
+                      metrics_path: str = "") -> EvalResult:
+    """COCO metrics of an exported model (a SavedModel, a .tflite: any callable from a batch of
+    uint8 images to Detections) on the eval TFRecords, recorded like a checkpoint's."""
+    result = evaluate(detect, settings, labels_of(prepared))
     metrics_path = metrics_path or os.path.join(output_dir, METRICS_JSON)
-    write_metrics_json(result, metrics_path, saved_model=saved_model_dir)
+    write_metrics_json(result, metrics_path, model=source)
     write_summaries(result, output_dir, 0)
-    logging.info("COCO metrics of %s on %d images: %s", saved_model_dir, result.num_images,
-                 format_metrics(result.metrics))
+    logging.info("COCO metrics of %s on %d images: %s", source, result.num_images, format_metrics(result.metrics))
+    for name, value in sorted(result.metrics.get("per_category_AP", {}).items()):
+        logging.info("  AP of %s: %.3f", name, value)
     return result
 
 
@@ -86,13 +89,13 @@ def eval_settings(prepared: Prepared, *, render_dir: str = "", num_render: int |
     return dataclasses.replace(settings, **changes)
 
 
-def run(prepared: Prepared, *, checkpoint: str, saved_model: str, output_dir: str, metrics_path: str,
-        settings: EvalSettings) -> EvalResult:
-    """What `od_tools.eval` does once its flags are read."""
+def run(prepared: Prepared, *, checkpoint: str, model: Callable | None, source: str, output_dir: str,
+        metrics_path: str, settings: EvalSettings) -> EvalResult:
+    """What `od_tools.eval` does once its flags are read: a checkpoint through the OD API's eval
+    loop, or a loaded model (`model`, read from `source`) over the eval TFRecords."""
     if checkpoint:
         prefix = checkpoints.resolve(checkpoint, "--checkpoint_dir").prefix
         return record_checkpoint_eval(prepared, prefix, output_dir, settings, metrics_path)
-    if not os.path.exists(os.path.join(saved_model, "saved_model.pb")):
-        raise UserError(f"--saved_model_dir {saved_model}: no saved_model.pb there; point at an exported SavedModel "
-                        "(the saved_model/ folder exporter_main_v2 or export_tflite writes)")
-    return record_saved_model_eval(prepared, saved_model, output_dir, settings, metrics_path)
+    if model is None:
+        raise UserError("nothing to evaluate: give a checkpoint or a model")
+    return record_model_eval(prepared, model, source, output_dir, settings, metrics_path)

@@ -26,8 +26,7 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def above(detections: Detections, threshold: float) -> Detections:
-    keep = detections.scores >= threshold
-    return Detections(detections.boxes[keep], detections.classes[keep], detections.scores[keep])
+    return detections.select(detections.scores >= threshold)
 
 
 def one_class_per_box(detections: Detections, iou_threshold: float) -> Detections:
@@ -42,8 +41,7 @@ def one_class_per_box(detections: Detections, iou_threshold: float) -> Detection
     for k in np.argsort(-detections.scores, kind="stable"):
         if not keep or iou(detections.boxes[k], detections.boxes[keep]).max() <= iou_threshold:
             keep.append(int(k))
-    index = np.array(keep, np.int64)
-    return Detections(detections.boxes[index].reshape(-1, 4), detections.classes[index], detections.scores[index])
+    return detections.select(np.array(keep, np.int64))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,8 +105,7 @@ def _match(ref: Detections, cand: Detections, match_iou: float) -> list[tuple[fl
 
 
 def _first(detections: Detections, limit: int) -> Detections:
-    order = np.argsort(-detections.scores, kind="stable")[:limit]
-    return Detections(detections.boxes[order], detections.classes[order], detections.scores[order])
+    return detections.select(np.argsort(-detections.scores, kind="stable")[:limit])
 
 
 def _crowded(ref: Detections, cand: Detections, score_threshold: float, match_iou: float,

@@ -6,12 +6,13 @@ They return od_tools.modeling's `Detections`, like the SavedModel run through
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 
 import numpy as np
 
 from od_tools.export import images as images_lib
-from od_tools.export import tflite_model
+from od_tools.export import metadata, tflite_model
 from od_tools.modeling import Detections
 
 
@@ -64,18 +65,49 @@ class TFLiteDetector:
         self.input_height, self.input_width = (int(v) for v in self._input["shape"][1:3])
         self._mean, self._std, self._class_offset = input_mean, input_std, class_offset
 
+    def model_input(self, pixels: np.ndarray) -> np.ndarray:
+        """[1, H, W, 3] as the model takes a uint8 image already at the input size."""
+        return images_lib.to_model_input(pixels, self.uint8_input, self._mean, self._std)
+
     def invoke(self, batch: np.ndarray) -> None:
         self._interpreter.set_tensor(self._input["index"], batch)
         self._interpreter.invoke()
 
     def detect(self, pixels: np.ndarray) -> Detections:
         """Detections on a uint8 [H, W, 3] image already at the input size."""
-        self.invoke(images_lib.to_model_input(pixels, self.uint8_input, self._mean, self._std))
+        self.invoke(self.model_input(pixels))
         boxes, classes, scores, count = (self._interpreter.get_tensor(i) for i in self._outputs)
         n = int(np.asarray(count).reshape(-1)[0])
         return Detections(np.clip(boxes[0, :n], 0.0, 1.0).astype(np.float32),
                           classes[0, :n].astype(np.int64) + self._class_offset,
                           scores[0, :n].astype(np.float32))
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorInfo:
+    """What a .tflite detector says of itself: its class count and the input normalisation."""
+
+    num_classes: int | None  # the detection op's num_classes (None for a model without the op)
+    mean: float = 127.5      # (pixel - mean) / std for a float input (the metadata's, else MobileNet's)
+    std: float = 127.5
+
+
+def detector_info(model_bytes: bytes) -> DetectorInfo:
+    """Raises tflite_model.ModelStructureError for a model that is not a detector."""
+    model = tflite_model.read(model_bytes)
+    tflite_model.postprocess_outputs(model)
+    num_classes = tflite_model.postprocess_option(model, "num_classes")
+    buffer = tflite_model.metadata_buffer(model_bytes, metadata.METADATA_FIELD_NAME)
+    if buffer:
+        try:
+            units = metadata.parse(buffer).subgraphMetadata[0].inputTensorMetadata[0].processUnits or []
+        except (ValueError, IndexError, TypeError):
+            units = []
+        for unit in units:
+            options = unit.options
+            if getattr(options, "mean", None) and getattr(options, "std", None):
+                return DetectorInfo(num_classes, float(options.mean[0]), float(options.std[0]))
+    return DetectorInfo(num_classes)
 
 
 def check_output_order_at_runtime(model_bytes: bytes, interpreter: Interpreter = Interpreter.TF_LITE) -> None:

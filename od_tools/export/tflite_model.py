@@ -61,6 +61,18 @@ def postprocess_outputs(model: schema.ModelT) -> list[int]:
     return [named[name] for name in OUTPUT_ORDER]
 
 
+def postprocess_option(model: schema.ModelT, name: str) -> int | None:
+    """An integer option of the detection op (e.g. num_classes, max_detections), None without the op."""
+    from flatbuffers import flexbuffers
+
+    ops = [op for op in model.subgraphs[0].operators if _custom_code(model, op) == POSTPROCESS_OP]
+    if len(ops) != 1 or ops[0].customOptions is None:
+        return None
+    options = flexbuffers.Loads(bytes(bytearray(ops[0].customOptions)))
+    value = options.get(name) if isinstance(options, dict) else None
+    return int(value) if value is not None else None
+
+
 def reorder_detection_outputs(model_bytes: bytes) -> bytes:
     """The model with its subgraph outputs set to boxes, classes, scores, num_detections."""
     model = read(model_bytes)

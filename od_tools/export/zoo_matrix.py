@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 from absl import flags
 
-from od_tools.common import cli
+from od_tools.common import cli, machine
 from od_tools.common.errors import UserError
 from od_tools.common.files import write_text_atomic
 from od_tools.common.progress import format_duration
@@ -197,10 +197,6 @@ def _row_main() -> None:
 
 # ----- the matrix (no TensorFlow in this process) -----
 
-def _memory_gb() -> float:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-
-
 def _row_from_json(data: dict, name: str) -> Row:
     models = [ModelRow(**m) for m in data.pop("models")]
     row = Row(**{**data, "name": name})
@@ -222,7 +218,7 @@ def run_row(name: str, config: Path, work_dir: Path, log: Path, timeout: int) ->
     if (work_dir / ROW_FILE).is_file() and result.returncode == 0:
         return _row_from_json(json.loads((work_dir / ROW_FILE).read_text(encoding="utf-8")), name)
     if result.returncode in (-signal.SIGKILL, 137):
-        return Row(name, f"refused: too large for this machine (killed at {_memory_gb():.0f} GB of RAM)")
+        return Row(name, f"refused: too large for this machine (killed at {machine.memory_gb():.0f} GB of RAM)")
     text = (work_dir / log.name).read_text(encoding="utf-8", errors="replace")
     lines = [line for line in text.splitlines() if line.strip()]
     return Row(name, f"refused: export failed ({lines[-1][:160] if lines else f'exit {result.returncode}'}; "
@@ -285,7 +281,7 @@ def main(argv: Sequence[str]) -> None:
         text = table(rows, quantizations, threads)
         data = {"quantizations": quantizations, "threads": threads, "runs": _RUNS.value,
                 "time_budget_s": _TIME_BUDGET.value, "seconds": round(time.monotonic() - started, 1),
-                "machine": machine(), "rows": [dataclasses.asdict(r) for r in rows]}
+                "machine": machine.describe(), "rows": [dataclasses.asdict(r) for r in rows]}
         write_text_atomic(output / "matrix.json", json.dumps(data, indent=2) + "\n")
         write_text_atomic(output / "matrix.md", text)
         return text
@@ -318,14 +314,6 @@ def main(argv: Sequence[str]) -> None:
     print(write(rows), end="")
     print(f"zoo_matrix: {len(rows)} configs in {format_duration(time.monotonic() - started)}; "
           f"wrote {output / 'matrix.json'} and matrix.md")
-
-
-def machine() -> str:
-    """The CPU the latencies were measured on, as /proc/cpuinfo names it, with the core count."""
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")] if cpuinfo.is_file() else []
-    return f"{names[0] if names else 'unknown CPU'}, {os.cpu_count()} cores, {_memory_gb():.0f} GB RAM"
 
 
 if __name__ == "__main__":

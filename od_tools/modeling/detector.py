@@ -15,24 +15,63 @@ import numpy as np
 import tensorflow as tf
 from object_detection import exporter_lib_v2
 
+from od_tools.common.errors import UserError
 from od_tools.config import PipelineProto
 from od_tools.modeling.model import load_model
 
 
+# What every detector's serving signature returns (exporter_lib_v2's postprocessed outputs).
+OUTPUT_KEYS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
+
+
 @dataclasses.dataclass(frozen=True)
 class Detections:
-    """One image's detections; boxes are [ymin, xmin, ymax, xmax] normalised to the image."""
+    """One image's detections; boxes are [ymin, xmin, ymax, xmax] normalised to the image.
+
+    `masks` (Mask R-CNN's `detection_masks`) are per box, [N, h, w] probabilities on the box, as
+    the OD API's SavedModel outputs them; `image_masks` places them on the image.
+    """
 
     boxes: np.ndarray
     classes: np.ndarray  # label map ids (1..num_classes)
     scores: np.ndarray
+    masks: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(np.asarray(self.scores).reshape(-1).shape[0])
+
+    def select(self, index: np.ndarray) -> "Detections":
+        """The detections at `index` (integer positions or a boolean mask), masks included."""
+        index = np.asarray(index)
+        return Detections(np.asarray(self.boxes).reshape(-1, 4)[index], np.asarray(self.classes)[index],
+                          np.asarray(self.scores)[index], None if self.masks is None else self.masks[index])
+
+    def image_masks(self, height: int, width: int, threshold: float = 0.5) -> np.ndarray:
+        """[N, height, width] bool: each box mask resized into its box (what the OD API's
+        `reframe_box_masks_to_image_masks` does, thresholded as its visualisation does)."""
+        from PIL import Image
+
+        out = np.zeros((len(self), height, width), bool)
+        if self.masks is None:
+            return out
+        for k, (mask, box) in enumerate(zip(self.masks, np.asarray(self.boxes).reshape(-1, 4))):
+            top, left = int(np.floor(max(0.0, box[0]) * height)), int(np.floor(max(0.0, box[1]) * width))
+            bottom, right = int(np.ceil(min(1.0, box[2]) * height)), int(np.ceil(min(1.0, box[3]) * width))
+            if bottom <= top or right <= left:
+                continue
+            resized = Image.fromarray(np.asarray(mask, np.float32), mode="F").resize(
+                (right - left, bottom - top), Image.BILINEAR)
+            out[k, top:bottom, left:right] = np.asarray(resized) >= threshold
+        return out
 
 
 def _detections(outputs: dict) -> Detections:
     n = int(outputs["num_detections"][0])
+    masks = outputs.get("detection_masks")
     return Detections(np.asarray(outputs["detection_boxes"][0, :n], np.float32),
                       np.asarray(outputs["detection_classes"][0, :n]).astype(np.int64),
-                      np.asarray(outputs["detection_scores"][0, :n], np.float32))
+                      np.asarray(outputs["detection_scores"][0, :n], np.float32),
+                      None if masks is None else np.asarray(masks[0, :n], np.float32))
 
 
 class Detector:
@@ -55,11 +94,25 @@ class Detector:
 
     @classmethod
     def from_saved_model(cls, path: str) -> "Detector":
-        """A SavedModel written by exporter_lib_v2 (`exporter_main_v2.py --input_type=image_tensor`)."""
+        """A SavedModel written by exporter_lib_v2 (`exporter_main_v2.py --input_type=image_tensor`,
+        or `float_image_tensor`: the same pixels as floats)."""
         loaded = tf.saved_model.load(path)
-        signature = loaded.signatures["serving_default"]
-        input_name = list(signature.structured_input_signature[1])[0]
-        return cls(lambda images: signature(**{input_name: images}), loaded)
+        signature = loaded.signatures.get("serving_default")
+        if signature is None:
+            raise UserError(f"{path}: no serving_default signature (it has {sorted(loaded.signatures) or 'none'}); "
+                            "give a detector exported by exporter_main_v2 or export_tflite")
+        inputs = signature.structured_input_signature[1]
+        (input_name, spec), = list(inputs.items())[:1] or [(None, None)]
+        missing = [name for name in OUTPUT_KEYS if name not in signature.structured_outputs]
+        if spec is None or len(inputs) != 1 or missing:
+            raise UserError(f"{path}: its serving_default signature is not a detector's (inputs {sorted(inputs)}, "
+                            f"missing outputs {missing}); give a detector exported by exporter_main_v2 or export_tflite")
+        if spec.dtype not in (tf.uint8, tf.float32) or spec.shape.rank != 4:
+            raise UserError(f"{path}: its serving_default takes {spec.dtype.name} {input_name} of shape {spec.shape} "
+                            "(exporter_main_v2 --input_type=encoded_image_string_tensor or tf_example); re-export "
+                            "with --input_type=image_tensor, which takes decoded images")
+        dtype = spec.dtype
+        return cls(lambda images: signature(**{input_name: tf.cast(images, dtype)}), loaded)
 
     def detect(self, image: np.ndarray) -> Detections:
         outputs = self._serve(tf.convert_to_tensor(image[np.newaxis], tf.uint8))
