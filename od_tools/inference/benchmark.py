@@ -5,7 +5,7 @@ writing hidden behind the model?
     bazel run //od_tools/inference:benchmark -- --export_dir=exported/ --num_images=500
 
 Writes --num_images pictures (the demo's validation images, mirrored and rotated to reach the
-count) as PNGs, then for each model: the bare rate (TFLite: `interpreter.invoke()` alone on inputs
+count) as JPEGs, as the demo's and phones' pictures are, then for each model: the bare rate (TFLite: `interpreter.invoke()` alone on inputs
 prepared beforehand; SavedModel: its call on decoded images) and detect's rate over the folder,
 annotated pictures and JSON written. Prints both, their ratio and the machine.
 """
@@ -39,15 +39,15 @@ def _runfiles_root() -> Path:
 
 
 def write_pictures(sources: Sequence[Path], count: int, folder: Path) -> list[Path]:
-    """`count` PNGs from `sources`, each variant (mirrored, rotated) a different picture."""
+    """`count` JPEGs from `sources`, each variant (mirrored, rotated) a different picture."""
     variants = (lambda im: im, lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
                 lambda im: im.transpose(Image.Transpose.ROTATE_90), lambda im: im.transpose(Image.Transpose.ROTATE_180),
                 lambda im: im.transpose(Image.Transpose.FLIP_TOP_BOTTOM))
     written = []
     for k in range(count):
         image = Image.open(sources[k % len(sources)]).convert("RGB")
-        path = folder / f"{k:05d}.png"
-        variants[(k // len(sources)) % len(variants)](image).save(path)
+        path = folder / f"{k:05d}.jpg"
+        variants[(k // len(sources)) % len(variants)](image).save(path, quality=92)
         written.append(path)
     return written
 
@@ -91,7 +91,7 @@ def main(argv: Sequence[str]) -> None:
         folder.mkdir()
         pictures = write_pictures(val, _NUM_IMAGES.value, folder)
         print(f"{len(pictures)} pictures {Image.open(pictures[0]).size[0]}x{Image.open(pictures[0]).size[1]} "
-              f"PNG in {folder}; model threads {_THREADS.value}")
+              f"JPEG in {folder}; model threads {_THREADS.value}")
         print("| model | bare model pictures/s | detect pictures/s | detect / bare |")
         print("| --- | --- | --- | --- |")
         for name in _MODELS.value:

@@ -125,14 +125,17 @@ def picture_file(name: str) -> str:
 
 
 def _save(pixels: np.ndarray, path: Path) -> None:
-    from PIL import Image
+    """JPEG or PNG by the file name, with OpenCV's encoders (several times faster than PIL's PNG
+    one, and they let the model run meanwhile)."""
+    import cv2
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(pixels)
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        image.save(path, format="JPEG", quality=92)
-    else:
-        image.save(path, format="PNG", compress_level=1)
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    options = [cv2.IMWRITE_JPEG_QUALITY, 92] if jpeg else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    ok, encoded = cv2.imencode(".jpg" if jpeg else ".png", np.ascontiguousarray(pixels[..., ::-1]), options)
+    if not ok:
+        raise OSError(f"cannot encode {path}")
+    path.write_bytes(encoded.tobytes())
 
 
 class _Video:
