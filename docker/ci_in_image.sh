@@ -68,9 +68,13 @@ if bazel build //od_tools/demo:dataset &&
    step "TensorBoard" && serves_runs "$work/model" &&
    step "//od_tools:export_tflite" &&
    bazel run //od_tools:export_tflite -- --trained_checkpoint_dir="$work/model" \
-     --output_directory="$work/export" --quantization=float32 --num_parity_images=20; then
+     --output_directory="$work/export" --quantization=float32 --num_parity_images=20 &&
+   step "//od_tools:detect on the demo's val pictures" &&
+   bazel run //od_tools:detect -- --model="$work/export/detect_float32.tflite" \
+     --source="$(bazel info bazel-bin)/od_tools/demo/dataset/coco/images/val" --output_dir="$work/found"; then
   check_files "$work/tflite_graph/saved_model/saved_model.pb" "$work/model/ckpt-1.index"
   check_files "$work"/export/{detect_float32.tflite,labelmap.txt,report.json,android/detect.tflite}
+  check_files "$work"/found/{detections.json,images.json,summary.json}
 else
   tail -20 "$work"/*.log >&2
   status=1
