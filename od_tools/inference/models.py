@@ -172,9 +172,10 @@ def _resolve_labels(found: dict[int, str], spec: ModelSpec, num_classes: int | N
 
 def _load_tflite(path: str, spec: ModelSpec) -> Model:
     from od_tools.export import images as images_lib
-    from od_tools.export import metadata, runtime, tflite_model  # noqa: F401
+    from od_tools.export import metadata, runtime, tflite_model
 
-    model_bytes = open(path, "rb").read()
+    with open(path, "rb") as f:
+        model_bytes = f.read()
     try:
         info = runtime.detector_info(model_bytes)
     except tflite_model.ModelStructureError as e:
