@@ -43,11 +43,9 @@ def _default_config(source: str) -> str:
     found = checkpoints.locate(source)
     if found and found.pipeline_config:
         return found.pipeline_config
-    folder = source if os.path.isdir(source) else os.path.dirname(source)
-    for candidate in (folder, os.path.dirname(os.path.normpath(folder))):
-        path = os.path.join(candidate, checkpoints.PIPELINE_CONFIG)
-        if os.path.exists(path):
-            return path
+    beside = checkpoints.pipeline_near(os.path.normpath(source if os.path.isdir(source) else os.path.dirname(source)))
+    if beside:
+        return beside
     raise UserError(f"{source}: no pipeline.config beside it; pass --pipeline_config_path")
 
 

@@ -65,18 +65,19 @@ def locate(path: str) -> Located | None:
         return None
     if _exists(path + ".index"):
         folder = os.path.dirname(path)
-        return Located(path, _pipeline_near(folder))
+        return Located(path, pipeline_near(folder))
     if not _isdir(path):
         return None
     for folder in (path, os.path.join(path, STATE_FILE)):
         prefix = _state_prefix(folder) if _isdir(folder) else None
         if prefix and _exists(prefix + ".index"):
-            return Located(prefix, _pipeline_near(folder))
+            return Located(prefix, pipeline_near(folder))
     return None
 
 
-def _pipeline_near(folder: str) -> str:
-    """The pipeline.config of a model_dir, or of the zoo/exported folder `checkpoint/` sits in."""
+def pipeline_near(folder: str) -> str:
+    """The pipeline.config of a model_dir, or of the zoo/exported folder `checkpoint/` (or
+    `saved_model/`, or a .tflite's folder) sits in; '' when there is none."""
     for candidate in (folder, os.path.dirname(folder)):
         path = os.path.join(candidate, PIPELINE_CONFIG)
         if candidate and _exists(path):

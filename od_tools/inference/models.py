@@ -17,7 +17,7 @@ import numpy as np
 
 from od_tools.common.errors import UserError
 from od_tools.config import checkpoints
-from od_tools.label_map import ANDROID_LABELS_FILE, LabelMapError, read_label_map
+from od_tools.label_map import ANDROID_LABELS_FILE, LabelMapError, parse_android_labels, read_label_map
 from od_tools.modeling import Detections
 
 DEFAULT_MIN_SCORE = 0.5
@@ -109,31 +109,27 @@ def _labels_from_label_map(path: str, what: str) -> dict[int, str]:
         raise UserError(f"{what} {path}: {e}") from None
 
 
-def _labels_from_text(text: str) -> dict[int, str]:
-    """labelmap.txt: line i is class id i (1-based), as export_tflite writes it."""
-    return {i + 1: line.strip() for i, line in enumerate(text.splitlines()) if line.strip()}
+def _labels_beside(folder: str) -> dict[int, str]:
+    """The labels of the labelmap.txt export_tflite writes beside its models, if there is one."""
+    path = os.path.join(folder, ANDROID_LABELS_FILE)
+    return parse_android_labels(open(path, encoding="utf-8").read()) if os.path.isfile(path) else {}
 
 
 def check_label_ids(labels: dict[int, str], num_classes: int | None, source: str) -> None:
-    """A label map must name every class id the model outputs (1..num_classes)."""
-    if not num_classes:
-        return
-    missing = [i for i in range(1, num_classes + 1) if i not in labels]
-    if missing:
-        shown = ", ".join(str(i) for i in missing[:8]) + (" ..." if len(missing) > 8 else "")
-        raise UserError(f"--label_map {source}: has no class ids {shown} of the model's {num_classes} classes; "
+    """A label map for another model names class ids this one cannot output (above num_classes).
+    Gaps are fine (COCO's 80 classes have ids up to 90); a class the model outputs that the map
+    lacks stops the run when it is first detected."""
+    beyond = sorted(i for i in labels if num_classes and i > num_classes)
+    if beyond:
+        shown = ", ".join(str(i) for i in beyond[:8]) + (" ..." if len(beyond) > 8 else "")
+        raise UserError(f"--label_map {source}: names class ids {shown}, beyond the model's {num_classes} classes; "
                         "pass the label map the model was trained with")
 
 
 def _config_beside(path: str, spec: ModelSpec) -> str:
     if spec.pipeline_config_path:
         return spec.pipeline_config_path
-    folder = os.path.dirname(os.path.normpath(path)) if not os.path.isdir(path) else path
-    for candidate in (folder, os.path.dirname(folder)):
-        config = os.path.join(candidate, checkpoints.PIPELINE_CONFIG)
-        if os.path.isfile(config):
-            return config
-    return ""
+    return checkpoints.pipeline_near(os.path.normpath(path if os.path.isdir(path) else os.path.dirname(path)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,19 +139,26 @@ class _ConfigFacts:
     num_classes: int | None
 
 
-def _facts_of_config(config_path: str) -> _ConfigFacts:
-    """Labels, score threshold and class count from a pipeline.config (its label map when present)."""
-    from od_tools.config import load_pipeline
+_NO_CONFIG = _ConfigFacts({}, DEFAULT_MIN_SCORE, None)
 
-    pipeline = load_pipeline(config_path)
+
+def _facts_of_config(pipeline) -> _ConfigFacts:
+    """Labels, score threshold and class count from a pipeline.config (its label map when present)."""
     config = pipeline.config
     min_score = config.eval_config.min_score_threshold if config.eval_config.HasField("min_score_threshold") \
         else DEFAULT_MIN_SCORE
     labels: dict[int, str] = {}
     label_map = pipeline.label_map_path
     if label_map and os.path.isfile(label_map):
-        labels = _labels_from_label_map(label_map, f"{config_path}: label_map_path")
+        labels = _labels_from_label_map(label_map, f"{pipeline.source}: label_map_path")
     return _ConfigFacts(labels, min_score, pipeline.model.num_classes or None)
+
+
+def _facts_beside(path: str, spec: ModelSpec) -> _ConfigFacts:
+    from od_tools.config import load_pipeline
+
+    config = _config_beside(path, spec)
+    return _facts_of_config(load_pipeline(config)) if config else _NO_CONFIG
 
 
 def _resolve_labels(found: dict[int, str], spec: ModelSpec, num_classes: int | None) -> dict[int, str]:
@@ -184,14 +187,10 @@ def _load_tflite(path: str, spec: ModelSpec) -> Model:
     except Exception as e:  # the flatbuffer reader raises whatever it meets in a file that is no model
         raise UserError(f"--model {path}: not a TFLite model ({type(e).__name__}); give a .tflite file "
                         "export_tflite (or the TFLite converter) wrote") from None
-    config = _config_beside(path, spec)
-    facts = _facts_of_config(config) if config else _ConfigFacts({}, DEFAULT_MIN_SCORE, None)
+    facts = _facts_beside(path, spec)
     files = metadata.associated_files(model_bytes)
-    labels = _labels_from_text(files[ANDROID_LABELS_FILE].decode("utf-8")) if ANDROID_LABELS_FILE in files \
-        else facts.labels
-    sidecar = os.path.join(os.path.dirname(path), ANDROID_LABELS_FILE)
-    if not labels and os.path.isfile(sidecar):
-        labels = _labels_from_text(open(sidecar, encoding="utf-8").read())
+    labels = parse_android_labels(files[ANDROID_LABELS_FILE].decode("utf-8")) if ANDROID_LABELS_FILE in files \
+        else facts.labels or _labels_beside(os.path.dirname(path))
     num_classes = info.num_classes or facts.num_classes or (max(labels) if labels else None)
     try:
         detector = runtime.TFLiteDetector(model_bytes, runtime.Interpreter(spec.interpreter), spec.num_threads,
@@ -207,12 +206,8 @@ def _load_tflite(path: str, spec: ModelSpec) -> Model:
 def _load_saved_model(path: str, spec: ModelSpec) -> Model:
     from od_tools.modeling import Detector
 
-    config = _config_beside(path, spec)
-    facts = _facts_of_config(config) if config else _ConfigFacts({}, DEFAULT_MIN_SCORE, None)
-    labels = facts.labels
-    sidecar = os.path.join(os.path.dirname(os.path.normpath(path)), ANDROID_LABELS_FILE)
-    if not labels and os.path.isfile(sidecar):
-        labels = _labels_from_text(open(sidecar, encoding="utf-8").read())
+    facts = _facts_beside(path, spec)
+    labels = facts.labels or _labels_beside(os.path.dirname(os.path.normpath(path)))
     num_classes = facts.num_classes or (max(labels) if labels else None)
     detector = Detector.from_saved_model(path)
     return Model(source=path, form=ModelForm.SAVED_MODEL, labels=_resolve_labels(labels, spec, num_classes),
@@ -228,8 +223,9 @@ def _load_checkpoint(path: str, spec: ModelSpec) -> Model:
     config_path = spec.pipeline_config_path or located.pipeline_config
     if not config_path:
         raise UserError(f"--model {path}: no pipeline.config beside the checkpoint; pass --pipeline_config_path")
-    facts = _facts_of_config(config_path)
-    config, _ = tf1.translate(load_pipeline(config_path).config)
+    pipeline = load_pipeline(config_path)
+    facts = _facts_of_config(pipeline)
+    config, _ = tf1.translate(pipeline.config)
     detector = Detector.from_checkpoint(config, located.prefix)
     return Model(source=path, form=ModelForm.CHECKPOINT,
                  labels=_resolve_labels(facts.labels, spec, facts.num_classes), min_score=facts.min_score,

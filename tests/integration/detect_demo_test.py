@@ -199,9 +199,15 @@ def test_bad_models_and_sources_are_one_line_errors(tmp_path):
     other_saved_model(tmp_path / "other")
     with pytest.raises(UserError, match=r"other: its serving_default signature is not a detector's"):
         inference.load(str(tmp_path / "other"))
+    (tmp_path / "five.pbtxt").write_text("".join(f'item {{ id: {i} name: "c{i}" }}\n' for i in range(1, 6)))
+    with pytest.raises(UserError, match=r"five.pbtxt: names class ids 4, 5, beyond the model's 3 classes"):
+        inference.load(str(EXPORT / "detect_int8.tflite"), inference.ModelSpec(label_map_path=str(tmp_path / "five.pbtxt")))
     (tmp_path / "one_class.pbtxt").write_text('item { id: 1 name: "circle" }\n')
-    with pytest.raises(UserError, match=r"one_class.pbtxt: has no class ids 2, 3 of the model's 3 classes"):
-        inference.load(str(EXPORT / "detect_int8.tflite"), inference.ModelSpec(label_map_path=str(tmp_path / "one_class.pbtxt")))
+    model = inference.load(str(EXPORT / "detect_int8.tflite"),
+                           inference.ModelSpec(label_map_path=str(tmp_path / "one_class.pbtxt")))
+    with pytest.raises(UserError, match=r"outputs class ids \[[23].*\] that its label map does not name"):
+        inference.run(model, str(VAL_IMAGES), inference.DetectSettings(output_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_cli_refuses_an_output_inside_the_source_and_writes_nothing(tmp_path):

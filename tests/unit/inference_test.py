@@ -120,6 +120,21 @@ def test_agreement_of_a_model_with_itself_and_with_a_shifted_copy():
     assert agreed["matched"] == 0 and agreed["mean_iou"] < 0.5
 
 
+def test_a_label_map_with_gaps_fits_and_one_for_more_classes_does_not():
+    from od_tools.inference import models
+
+    coco_like = {i: f"c{i}" for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)}
+    models.check_label_ids(coco_like, 90, "mscoco_label_map.pbtxt")  # the zoo's 80 classes with ids up to 90
+    with pytest.raises(UserError, match=r"names class ids 91, beyond the model's 90 classes"):
+        models.check_label_ids({**coco_like, 91: "extra"}, 90, "mine.pbtxt")
+
+
+def test_labelmap_txt_gaps_name_no_class():
+    from od_tools.label_map import parse_android_labels
+
+    assert parse_android_labels("circle\n???\ntriangle\n") == {1: "circle", 3: "triangle"}
+
+
 def test_picture_files_keep_jpeg_and_name_frames():
     assert outputs.picture_file("trip/a.jpg") == "trip/a.jpg"
     assert outputs.picture_file("a.webp") == "a.png"
