@@ -4,10 +4,9 @@ the OD API's own exporter, is fine-tuned 10 steps at batch 2 to one class, and b
 model_dir and the zoo folder itself export to TFLite with `export_tflite`; the OD API's own tools
 read what this toolchain writes.
 
-The fine-tuned export is the case that once failed the parity gate ("float32 mean IoU 0.4000 <
-0.99"): an undertrained model finds more objects above score 0.5 than the TFLite model holds
-(--max_detections) per image, and the gate must ask that each of the TFLite model's detections be
-one the SavedModel makes, not that it hold all of them.
+The fine-tuned model is undertrained: its scores sit near 0.5 and fall either side of it on
+different CPUs (one found 7 objects in an image, another none), so nothing here asserts how many it
+finds; a crowded scene through the parity gate is export_parity_test's, on the trained demo detector.
 """
 
 from __future__ import annotations
@@ -97,9 +96,8 @@ def export(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
 
 
 def test_export_from_a_model_main_tf2_model_dir(fine_tuned, tmp_path):
-    """No --pipeline_config_path: the model_dir's own. The undertrained model finds up to 7
-    objects above score 0.5 in one image; with --max_detections=5 the TFLite model holds fewer,
-    as in the case that once failed the gate, and the export passes and says so."""
+    """No --pipeline_config_path: the model_dir's own, with the flags the user gave and the
+    defaults recorded in the report."""
     out = tmp_path / "out"
     result = export(tmp_path, f"--trained_checkpoint_dir={fine_tuned}", f"--output_directory={out}",
                     "--max_detections=5")
@@ -112,8 +110,6 @@ def test_export_from_a_model_main_tf2_model_dir(fine_tuned, tmp_path):
     assert (report["options"]["num_parity_images"], report["options"]["max_detections"]) == (4, 5)
     (model,) = report["models"]
     print("fine-tuned zoo export:", json.dumps({"crowding": report["crowding"], "parity": model["parity"]}))
-    assert report["crowding"]["num_images"] >= 1 and report["crowding"]["largest"] > 5, report["crowding"]
-    assert "--max_detections=" in result.stdout  # the report suggests the flag
     for figures in model["parity"].values():
         assert figures["mean_iou"] >= model["min_mean_iou"] == 0.99
 

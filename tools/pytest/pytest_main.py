@@ -11,7 +11,9 @@ import pytest
 
 
 def _pytest_args(argv: list[str]) -> list[str]:
-    args = ["-p", "no:cacheprovider", "-ra", "--strict-markers", "--color=no", *argv]
+    # --durations: where a slow test spends its time, in every log (CI's time budget is shared).
+    args = ["-p", "no:cacheprovider", "-ra", "--strict-markers", "--color=no",
+            "--durations=8", "--durations-min=2", *argv]
     xml_output = os.environ.get("XML_OUTPUT_FILE")
     if xml_output:
         args += ["--junitxml", xml_output]
