@@ -51,6 +51,16 @@ _FLOAT_IOU = flags.DEFINE_float("float_min_mean_iou", 0.99, "Parity bar of float
 _INT8_IOU = flags.DEFINE_float("int8_min_mean_iou", 0.95, "Parity bar of int8/dynamic_range models.")
 _ANDROID_QUANTIZATION = flags.DEFINE_string("android_quantization", None,
                                             "Model for android/ (default int8 when exported, else the first).")
+_INT8_DEBUG = flags.DEFINE_boolean("int8_debug", False, "Run the quantization debugger on the held-out images: "
+                                   "per-layer int8 errors in int8_debug.csv and .png, the worst in the report.")
+_INT8_FLOAT_LAYERS = flags.DEFINE_string(
+    "int8_float_layers", "", "Keep int8 layers in float: 'auto' (the worst, a few at a time, until int8 AP50 is "
+    "within --int8_max_ap50_drop of float32's or --int8_max_float_layers are float) or tensor names from "
+    "int8_debug.csv, comma-separated.")
+_INT8_MAX_DROP = flags.DEFINE_float("int8_max_ap50_drop", 0.01, "--int8_float_layers=auto: the AP50 drop to reach.")
+_INT8_MAX_FLOAT = flags.DEFINE_integer("int8_max_float_layers", 10, "--int8_float_layers=auto: the layer budget.")
+_OP_PROFILE_RUNS = flags.DEFINE_integer("op_profile_runs", 3, "Runs per op of the report's per-op CPU times "
+                                        "(phone readiness); 0 leaves the profile out.")
 
 # TF1 frozen graphs, as the TOCO command line took them.
 _TFLITE_GRAPH = flags.DEFINE_string("tflite_graph_path", None,
@@ -69,11 +79,13 @@ _INPUT_SHAPE = flags.DEFINE_string("input_shape", None, "With --tflite_graph_pat
 FLAGS = flags.FLAGS
 _TOOL_FLAGS = ("pipeline_config_path", "config_override", "override", "strict", "trained_checkpoint_dir",
                "output_directory", "quantization", "max_detections", "num_calibration_images", "num_parity_images",
-               "float_min_mean_iou", "int8_min_mean_iou", "android_quantization")
+               "float_min_mean_iou", "int8_min_mean_iou", "android_quantization", "op_profile_runs",
+               "int8_debug", "int8_float_layers", "int8_max_ap50_drop", "int8_max_float_layers")
 _TF1_FLAGS = ("tflite_graph_path", "label_map_path", "inference_type", "mean_values", "std_values",
               "default_ranges_min", "default_ranges_max", "input_shape")
 # What a TF1 conversion takes besides its own flags.
-_TF1_SHARED = ("output_directory", "android_quantization")
+_TF1_SHARED = ("output_directory", "android_quantization", "op_profile_runs",
+               "int8_debug", "int8_float_layers", "int8_max_ap50_drop", "int8_max_float_layers")
 DEMO_EXPORT = "od_tools/demo/tflite"
 DEMO_ASSETS = "android_demo/assets"
 DEMO_TARGETS = ("//od_tools/demo:tflite", "//android_demo:assets")
@@ -117,6 +129,7 @@ def export(argv_flags: flags.FlagValues) -> None:
     from od_tools import config as config_lib
     from od_tools.config import checkpoints
     from od_tools.export import ExportOptions, export_detector, parse_quantizations
+    from od_tools.export.report import SHOWN_CLASSES
 
     missing = [name for name, value in (("--trained_checkpoint_dir", _CHECKPOINT.value),
                                         ("--output_directory", _OUTPUT.value)) if not value]
@@ -141,13 +154,15 @@ def export(argv_flags: flags.FlagValues) -> None:
         quantizations=tuple(parse_quantizations(_QUANTIZATION.value)),
         max_detections=_MAX_DETECTIONS.value, num_calibration_images=_NUM_CALIBRATION.value,
         num_parity_images=_NUM_PARITY.value, float_min_mean_iou=_FLOAT_IOU.value,
-        int8_min_mean_iou=_INT8_IOU.value)
+        int8_min_mean_iou=_INT8_IOU.value, op_profile_runs=_OP_PROFILE_RUNS.value, int8_debug=_INT8_DEBUG.value,
+        int8_float_layers=_INT8_FLOAT_LAYERS.value, int8_max_ap50_drop=_INT8_MAX_DROP.value,
+        int8_max_float_layers=_INT8_MAX_FLOAT.value)
     output = Path(cli.workspace_path(_OUTPUT.value))
     report = export_detector(prepared, located.prefix, prepared.label_map, str(output), options,
                              config_source=pipeline_path, label_map_source=prepared.pipeline.label_map_path)
     files = android_assets.assets_from_export(output, _ANDROID_QUANTIZATION.value)
     android_assets.write_assets(files, output / "android")
-    print(report.table())
+    print(report.table(max_classes=SHOWN_CLASSES))
     print(f"Wrote {output}/ (Android assets in {output / 'android'}/)")
 
 
@@ -187,7 +202,8 @@ def export_tf1_graph() -> None:
     label_map_path = cli.workspace_path(_LABEL_MAP.value)
     output = Path(cli.workspace_path(_OUTPUT.value))
     result = frozen_graph.export_frozen_graph(cli.workspace_path(_TFLITE_GRAPH.value), read_label_map(label_map_path),
-                                              label_map_path, str(output), list(dict.fromkeys(types)), options)
+                                              label_map_path, str(output), list(dict.fromkeys(types)), options,
+                                              op_profile_runs=_OP_PROFILE_RUNS.value)
     files = android_assets.assets_from_export(output, _ANDROID_QUANTIZATION.value)
     android_assets.write_assets(files, output / "android")
     print(frozen_graph.summary(result), end="")

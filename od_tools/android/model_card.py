@@ -53,6 +53,18 @@ def build_model_card(report: Mapping[str, Any], quantization: str, model: bytes,
             "parity": entry["parity"],
             "num_eval_images": report["num_parity_images"],
         },
+        # --int8_float_layers: the int8 layers this model keeps in float, and why.
+        **_float_layers(report, quantization),
         "sha256": {MODEL_FILE: sha256(model), ANDROID_LABELS_FILE: sha256(labels)},
         "source": {"config": report["config_source"], "checkpoint": report["checkpoint"]},
     }
+
+
+def _float_layers(report: Mapping[str, Any], quantization: str) -> dict[str, Any]:
+    search = report.get("int8_float_layers")
+    if quantization != "int8" or not search:
+        return {}
+    step = search["steps"][search["chosen"]]
+    return {"int8_float_layers": {"mode": search["mode"], "layers": step["float_layers"], "ap50": step["ap50"],
+                                  "float32_ap50": search["float_ap50"], "max_ap50_drop": search["max_ap50_drop"],
+                                  "reached": search["reached"]}}

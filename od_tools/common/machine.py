@@ -14,18 +14,26 @@ def memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 
 
-def _cpuinfo() -> tuple[str, set[str]]:
-    path = Path("/proc/cpuinfo")
-    lines = path.read_text().splitlines() if path.is_file() else []
+def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
+    """/proc/cpuinfo's text -> (the first CPU's model name, its flags)."""
+    lines = text.splitlines()
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     flags = next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
     return (names[0] if names else "unknown CPU"), flags
 
 
+def _cpuinfo() -> tuple[str, set[str]]:
+    path = Path("/proc/cpuinfo")
+    return parse_cpuinfo(path.read_text() if path.is_file() else "")
+
+
+def named_instruction_sets(flags: set[str]) -> list[str]:
+    return [name for flag, name in _INSTRUCTION_SETS if flag in flags]
+
+
 def instruction_sets() -> list[str]:
     """The vector instruction sets of this CPU that int8 and float kernels use (AVX2, AVX-512, VNNI, AMX)."""
-    _, flags = _cpuinfo()
-    return [name for flag, name in _INSTRUCTION_SETS if flag in flags]
+    return named_instruction_sets(_cpuinfo()[1])
 
 
 def describe() -> str:

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 
 from absl import flags
 
-from od_tools.common import cli
+from od_tools.common import cli, machine
 from od_tools.common.errors import UserError
 from od_tools.datasets import demo
 from od_tools.datasets.parallel import available_cores, worker_count
@@ -151,6 +151,7 @@ def main(argv: Sequence[str]) -> None:
     print(f"\n{len(paths)} JPEGs, {spec.image_size}x{spec.image_size}, {megabytes:.1f} MB; fastest of "
           f"{max(1, _REPEATS.value)} runs each; {available_cores()} core(s) available; load average "
           f"{os.getloadavg()[0]:.1f} (other processes compete for the cores when it exceeds their number)")
+    print(f"machine: {machine.describe()}")
     print(f"  {'method':<52} {'seconds':>8} {'images/s':>9} {'MB/s':>7} {'vs naive':>9} "
           f"{'CPU ms/image: this process + workers':>37}")
     for name, (seconds, own_cpu, workers_cpu) in results:

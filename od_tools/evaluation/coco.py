@@ -35,6 +35,8 @@ METRIC_NAMES = {
     "DetectionBoxes_Recall/AR@100 (large)": "ARl",
 }
 PER_CATEGORY_PREFIX = "DetectionBoxes_PerformanceByCategory/mAP/"
+PER_CATEGORY_AP50_PREFIX = "DetectionBoxes_Precision/mAP@.50IOU ByCategory/"
+NO_GROUNDTRUTH = -1.0  # pycocotools' value of a metric with nothing to measure (e.g. a class absent from the images)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,14 +54,59 @@ def _pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([height, width, height, width], np.float32)
 
 
+def _by_category(od_api_metrics: Mapping[str, float], prefix: str) -> dict[str, float]:
+    return {name[len(prefix):]: float(value) for name, value in od_api_metrics.items() if name.startswith(prefix)}
+
+
 def short_metrics(od_api_metrics: Mapping[str, float]) -> dict:
-    """The OD API's metric names -> AP, AP50, ... (+ `per_category_AP` by class name)."""
-    metrics = {short: float(od_api_metrics[name]) for name, short in METRIC_NAMES.items() if name in od_api_metrics}
-    per_category = {name[len(PER_CATEGORY_PREFIX):]: float(value) for name, value in od_api_metrics.items()
-                    if name.startswith(PER_CATEGORY_PREFIX)}
-    if per_category:
-        metrics["per_category_AP"] = per_category
+    """The OD API's metric names -> AP, AP50, ... (+ `per_category_AP`, `per_category_AP50` by class name)."""
+    metrics: dict = {short: float(od_api_metrics[name]) for name, short in METRIC_NAMES.items()
+                     if name in od_api_metrics}
+    for key, prefix in (("per_category_AP", PER_CATEGORY_PREFIX), ("per_category_AP50", PER_CATEGORY_AP50_PREFIX)):
+        per_category = _by_category(od_api_metrics, prefix)
+        if per_category:
+            metrics[key] = per_category
     return metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class Accuracy:
+    """COCO AP and AP50, overall and per class name: what a model's exports are compared on.
+
+    A class without ground truth in the images has NO_GROUNDTRUTH (-1) for its values."""
+
+    ap: float
+    ap50: float
+    per_class_ap: dict[str, float]
+    per_class_ap50: dict[str, float]
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping) -> "Accuracy":
+        """From coco_metrics(..., per_category=True); figures rounded to 4 places, as reports show them."""
+        def rounded(values: Mapping[str, float]) -> dict[str, float]:
+            return {name: round(float(v), 4) for name, v in values.items()}
+
+        return cls(ap=round(float(metrics["AP"]), 4), ap50=round(float(metrics["AP50"]), 4),
+                   per_class_ap=rounded(metrics.get("per_category_AP", {})),
+                   per_class_ap50=rounded(metrics.get("per_category_AP50", {})))
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Accuracy":
+        return cls(ap=data["ap"], ap50=data["ap50"], per_class_ap=dict(data["per_class_ap"]),
+                   per_class_ap50=dict(data["per_class_ap50"]))
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def measured_classes(self) -> list[str]:
+        """The classes with ground truth in the images, in label map order."""
+        return [name for name, value in self.per_class_ap.items() if value != NO_GROUNDTRUTH]
+
+
+def accuracy(groundtruth: Sequence[GroundTruth], detections: Sequence[Detections],
+             categories: dict[int, str]) -> Accuracy:
+    """COCO AP, AP50 and both per class, from the OD API's COCO evaluator."""
+    return Accuracy.from_metrics(coco_metrics(groundtruth, detections, categories, per_category=True))
 
 
 def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detections],
@@ -73,7 +120,7 @@ def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detect
     """
     evaluator = coco_evaluation.CocoDetectionEvaluator(
         [{"id": i, "name": name} for i, name in sorted(categories.items())],
-        include_metrics_per_category=per_category)
+        include_metrics_per_category=per_category, all_metrics_per_category=per_category)
     if len(detections) != len(groundtruth):
         raise ValueError(f"{len(detections)} detections for {len(groundtruth)} images: give one per image")
     for gt in groundtruth:
@@ -92,7 +139,9 @@ def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detect
     if not any(len(np.asarray(d.scores).reshape(-1)) for d in detections):
         metrics = {name: 0.0 for name in METRIC_NAMES.values()}
         if per_category:
-            metrics["per_category_AP"] = {name: 0.0 for name in categories.values()}
+            present = {int(c) for gt in groundtruth for c in np.asarray(gt.classes).reshape(-1)}
+            values = {name: 0.0 if i in present else NO_GROUNDTRUTH for i, name in categories.items()}
+            metrics["per_category_AP"], metrics["per_category_AP50"] = values, dict(values)
         return metrics
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
         return short_metrics(evaluator.evaluate())

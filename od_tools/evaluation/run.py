@@ -12,7 +12,8 @@ from od_tools.common.errors import UserError
 from od_tools.config import Prepared
 from od_tools.config import checkpoints
 from od_tools.evaluation.checkpoint import evaluate_checkpoint
-from od_tools.evaluation.coco import short_metrics
+from od_tools.evaluation.charts import PER_CLASS_CHART, write_per_class_chart
+from od_tools.evaluation.coco import Accuracy, short_metrics
 from od_tools.evaluation.evaluator import (
     EvalResult,
     EvalSettings,
@@ -61,14 +62,20 @@ def record_checkpoint_eval(prepared: Prepared, prefix: str, output_dir: str, set
 def record_model_eval(prepared: Prepared, detect: Callable, source: str, output_dir: str, settings: EvalSettings,
                       metrics_path: str = "") -> EvalResult:
     """COCO metrics of an exported model (a SavedModel, a .tflite: any callable from a batch of
-    uint8 images to Detections) on the eval TFRecords, recorded like a checkpoint's."""
-    result = evaluate(detect, settings, labels_of(prepared))
+    uint8 images to Detections) on the eval TFRecords, recorded like a checkpoint's, with AP and
+    AP50 per class (logged, in metrics.json and drawn in per_class_ap.png beside it)."""
+    result = evaluate(detect, dataclasses.replace(settings, per_category=True), labels_of(prepared))
     metrics_path = metrics_path or os.path.join(output_dir, METRICS_JSON)
     write_metrics_json(result, metrics_path, model=source)
     write_summaries(result, output_dir, 0)
     logging.info("COCO metrics of %s on %d images: %s", source, result.num_images, format_metrics(result.metrics))
-    for name, value in sorted(result.metrics.get("per_category_AP", {}).items()):
-        logging.info("  AP of %s: %.3f", name, value)
+    accuracy = Accuracy.from_metrics(result.metrics)
+    for name in accuracy.measured_classes():
+        logging.info("  %s: AP %.3f, AP50 %.3f", name, accuracy.per_class_ap[name], accuracy.per_class_ap50[name])
+    chart = write_per_class_chart({os.path.basename(source.rstrip("/")) or source: accuracy},
+                                  os.path.join(os.path.dirname(metrics_path), PER_CLASS_CHART),
+                                  f"Per-class AP50 on {result.num_images} eval images")
+    logging.info("per-class AP50 drawn in %s", chart)
     return result
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from absl import flags
 from PIL import Image
 
-from od_tools.common import cli
+from od_tools.common import cli, machine
 from od_tools.common.errors import UserError
 from od_tools.export.latency import time_in_subprocess
 
@@ -109,7 +109,8 @@ def table(rows: Sequence[Row], threads: Sequence[int], runs: int) -> str:
     head = (f"{'quantization':<14} {'size MB':>8} {'x size':>7} "
             + " ".join(f"{f'{t} thr ms':>9}" for t in threads)
             + f" {'x lat(1)':>8} {'AP50':>6} {'dAP50':>7}")
-    lines = [f"median of {runs} runs, ai_edge_litert (XNNPACK), in processes without TensorFlow", head]
+    lines = [f"median of {runs} runs, ai_edge_litert (XNNPACK), in processes without TensorFlow, on "
+             f"{machine.describe()}", head]
     first = threads[0]
     for r in rows:
         lines.append(
@@ -147,7 +148,7 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
     from od_tools.common.progress import Progress
     from od_tools.config import read_pipeline_config
     from od_tools.export import images, parity, runtime
-    from od_tools.export.exporter import ap50, reference_detections, tflite_reference
+    from od_tools.export.exporter import held_out_accuracy, reference_detections, tflite_reference
     from od_tools.modeling import Detector
 
     report = json.loads((export_dir / "report.json").read_text())
@@ -172,14 +173,15 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
             agreement = parity.compare(reference, found, report["parity_score_threshold"],
                                        max_detections=report["max_detections"])
             rows.append(KernelRow(entry["quantization"], interpreter.value, kernels.value, t,
-                                  ap50(held_out, found, labels), parity.recall(truth_boxes, truth_classes, found),
+                                  held_out_accuracy(held_out, found, labels).ap50, parity.recall(truth_boxes, truth_classes, found),
                                   round(agreement.mean_iou, 4)))
             bar.update()
     return rows, len(held_out)
 
 
 def kernel_table(rows: Sequence[KernelRow], num_images: int) -> str:
-    lines = [f"{num_images} held-out images; recall at score 0.5 and IoU 0.5; parity: mean IoU with the SavedModel",
+    lines = [f"{num_images} held-out images; recall at score 0.5 and IoU 0.5; parity: mean IoU with the SavedModel; "
+             f"on {machine.describe()}",
              f"{'quantization':<14} {'interpreter':<15} {'kernels':<10} {'thr':>3} {'AP50':>7} {'recall':>7} "
              f"{'parity':>7}"]
     lines += [f"{r.quantization:<14} {r.interpreter:<15} {r.kernels:<10} {r.threads:>3} {r.ap50:>7.4f} "

@@ -52,22 +52,31 @@ def parse_quantizations(values: Iterable[str]) -> list[Quantization]:
 RepresentativeSet = Callable[[], Iterable[np.ndarray]]
 
 
+def int8_converter(saved_model_dir: str, representative: RepresentativeSet, float_io: bool = False):
+    """The converter of full-integer models, calibrating on `representative`: uint8 input and float
+    outputs, or float both ways (`float_io`, as the quantization debugger and selective int8 take it)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([image] for image in representative())
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not float_io:
+        converter.inference_input_type = tf.uint8
+        # Outputs stay float: the detection op's boxes and scores are float by design.
+        converter.inference_output_type = tf.float32
+    return converter
+
+
 def convert(saved_model_dir: str, quantization: Quantization,
             representative: RepresentativeSet | None = None) -> bytes:
     """Converts to a .tflite flatbuffer; int8 calibrates on `representative`."""
+    if quantization is Quantization.INT8:
+        if representative is None:
+            raise UserError("int8 needs a representative set of images; none was given")
+        return bytes(int8_converter(saved_model_dir, representative).convert())
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     if quantization is Quantization.FLOAT16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif quantization is Quantization.DYNAMIC_RANGE:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantization is Quantization.INT8:
-        if representative is None:
-            raise UserError("int8 needs a representative set of images; none was given")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([image] for image in representative())
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.uint8
-        # Outputs stay float: the detection op's boxes and scores are float by design.
-        converter.inference_output_type = tf.float32
     return bytes(converter.convert())

@@ -50,6 +50,11 @@ def _od_tflite_model_impl(ctx):
     args.add("--num_parity_images", str(ctx.attr.num_parity_images))
     args.add("--float_min_mean_iou", ctx.attr.float_min_mean_iou)
     args.add("--int8_min_mean_iou", ctx.attr.int8_min_mean_iou)
+    args.add("--op_profile_runs", str(ctx.attr.op_profile_runs))
+    if ctx.attr.int8_debug:
+        args.add("--int8_debug")
+    if ctx.attr.int8_float_layers:
+        args.add("--int8_float_layers", ctx.attr.int8_float_layers)
     ctx.actions.run(
         outputs = [out],
         inputs = inputs,
@@ -80,6 +85,9 @@ od_tflite_model = rule(
         "num_parity_images": attr.int(default = 100),
         "float_min_mean_iou": attr.string(default = "0.99"),
         "int8_min_mean_iou": attr.string(default = "0.95"),
+        "int8_debug": attr.bool(default = False, doc = "Per-layer int8 errors: int8_debug.csv and .png."),
+        "int8_float_layers": attr.string(doc = "'auto' or tensor names: int8 layers kept in float."),
+        "op_profile_runs": attr.int(default = 3, doc = "Runs per op of the report's CPU profile (0: none)."),
         "_tool": attr.label(
             default = "//od_tools:export_tflite",
             executable = True,

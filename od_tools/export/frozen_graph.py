@@ -36,7 +36,7 @@ from google.protobuf import text_format
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
-from od_tools.export import images, metadata, parity, report, runtime, tflite_model
+from od_tools.export import images, metadata, parity, readiness, report, runtime, tflite_model
 from od_tools.export.exporter import finish_tflite
 from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, android_labels_text
 
@@ -240,7 +240,7 @@ def _detect_all(model: bytes, pixels: Sequence[np.ndarray], options: FrozenGraph
 
 def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, output_directory: str,
                         inference_types: Sequence[InferenceType], options: FrozenGraphOptions,
-                        num_agreement_images: int = 20) -> dict:
+                        num_agreement_images: int = 20, op_profile_runs: int = 3) -> dict:
     """Converts a TF1 tflite_graph.pb once per inference type into output_directory; returns the report.
 
     Writes detect_float32.tflite and/or detect_uint8.tflite, labelmap.txt and report.json (the
@@ -286,6 +286,8 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
             entries[[e["quantization"] for e in entries].index("uint8")]["parity"] = {
                 runtime.Interpreter.LITERT.value: agreement.to_json()}
         (out / ANDROID_LABELS_FILE).write_text(android_labels_text(labels), encoding="utf-8")
+        picture = images.synthetic_images(1, height, width)[0]
+        ready = {t.model_name: readiness.inspect(m, picture, op_profile_runs).to_json() for t, m in models.items()}
         result = {
             "config_source": os.path.abspath(path), "checkpoint": "", "input_size": [height, width],
             "input_mean": options.mean_value, "input_std": options.std_value,
@@ -294,7 +296,7 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
                                "default_ranges": list(options.default_ranges) if options.default_ranges else None,
                                "fake_quant_ranges": graph.has_fake_quant},
             "num_parity_images": num_agreement_images if agreement else 0, "saved_model_ap50": None,
-            "total_seconds": round(time.monotonic() - started, 1), "models": entries,
+            "total_seconds": round(time.monotonic() - started, 1), "models": entries, "readiness": ready,
         }
         (out / report.REPORT_JSON).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return result
@@ -314,4 +316,6 @@ def summary(result: dict) -> str:
             lines.append(f"  note: {m['file']} strays from the float model; default ranges are a guess at every "
                          "activation's range: a quantization-aware graph, or a TF2 checkpoint's int8 export "
                          "(calibrated on your images), keeps it close")
+    ready = {name: readiness.Readiness.from_json(r) for name, r in result.get("readiness", {}).items()}
+    lines += readiness.lines_by_model(ready, [m["quantization"] for m in result["models"]])
     return "\n".join(lines) + "\n"

@@ -56,6 +56,51 @@ def read_images(files: Sequence[str], limit: int, height: int, width: int) -> li
             for example in read_examples(list(files), num_examples=limit)]
 
 
+def record_classes(files: Sequence[str], limit: int) -> list[set[int]]:
+    """The label ids of each of the first `limit` records (their boxes' classes), read without
+    decoding a single image."""
+    import tensorflow as tf
+
+    spec = {"image/object/class/label": tf.io.VarLenFeature(tf.int64)}
+    dataset = tf.data.TFRecordDataset(list(files)).take(limit)
+    parsed = dataset.map(lambda record: tf.sparse.to_dense(tf.io.parse_single_example(record, spec)[
+        "image/object/class/label"]), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return [set(int(c) for c in labels.numpy()) for labels in parsed]
+
+
+def stratified_choice(classes: Sequence[set[int]], count: int) -> list[int]:
+    """`count` record indices that cover every class as evenly as the records allow: classes take
+    turns, the rarest first, each taking its next record (file order) not yet chosen; once every
+    class's records are used, the rest in file order. Deterministic."""
+    by_class: dict[int, list[int]] = {}
+    for index, labels in enumerate(classes):
+        for label in labels:
+            by_class.setdefault(label, []).append(index)
+    order = sorted(by_class, key=lambda c: (len(by_class[c]), c))
+    chosen: list[int] = []
+    taken: set[int] = set()
+    cursors = {c: 0 for c in order}
+    while len(chosen) < count and any(cursors[c] < len(by_class[c]) for c in order):
+        for c in order:
+            while cursors[c] < len(by_class[c]) and by_class[c][cursors[c]] in taken:
+                cursors[c] += 1
+            if cursors[c] < len(by_class[c]) and len(chosen) < count:
+                chosen.append(by_class[c][cursors[c]])
+                taken.add(by_class[c][cursors[c]])
+                cursors[c] += 1
+    chosen += [i for i in range(len(classes)) if i not in taken][:count - len(chosen)]
+    return sorted(chosen)
+
+
+def read_chosen(files: Sequence[str], indices: Sequence[int], height: int, width: int) -> list[LabeledImage]:
+    """The records at `indices` (file order), resized to the model input."""
+    wanted = set(indices)
+    if not wanted:
+        return []
+    return [LabeledImage(example.source_id, resize(example.image, height, width), example.groundtruth)
+            for example in read_examples(list(files), num_examples=max(wanted) + 1) if example.index in wanted]
+
+
 def to_model_input(pixels: np.ndarray, uint8_input: bool, mean: float, std: float) -> np.ndarray:
     """[1, H, W, 3] as the TFLite model takes it: raw pixels, or (pixel - mean) / std."""
     batch = pixels[np.newaxis]

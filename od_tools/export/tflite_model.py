@@ -32,7 +32,7 @@ def write(model: schema.ModelT) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def _custom_code(model: schema.ModelT, op: schema.OperatorT) -> str:
+def custom_code(model: schema.ModelT, op: schema.OperatorT) -> str:
     code = model.operatorCodes[op.opcodeIndex].customCode
     return code.decode() if isinstance(code, bytes) else (code or "")
 
@@ -49,7 +49,7 @@ def postprocess_outputs(model: schema.ModelT) -> list[int]:
     that decode detections with ordinary ops (CenterNet) name them in their signature.
     """
     graph = model.subgraphs[0]
-    ops = [op for op in graph.operators if _custom_code(model, op) == POSTPROCESS_OP]
+    ops = [op for op in graph.operators if custom_code(model, op) == POSTPROCESS_OP]
     if len(ops) == 1:
         return [int(i) for i in ops[0].outputs]
     if ops:
@@ -65,7 +65,7 @@ def postprocess_option(model: schema.ModelT, name: str) -> int | None:
     """An integer option of the detection op (e.g. num_classes, max_detections), None without the op."""
     from flatbuffers import flexbuffers
 
-    ops = [op for op in model.subgraphs[0].operators if _custom_code(model, op) == POSTPROCESS_OP]
+    ops = [op for op in model.subgraphs[0].operators if custom_code(model, op) == POSTPROCESS_OP]
     if len(ops) != 1 or ops[0].customOptions is None:
         return None
     options = flexbuffers.Loads(bytes(bytearray(ops[0].customOptions)))

@@ -258,7 +258,9 @@ def table(rows: Sequence[Row], quantizations: Sequence[str], threads: Sequence[i
                       _ratio(i and i.latency_ms.get("1"), f and f.latency_ms.get("1"))]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {row.name}: {row.note}" for row in rows if row.note]
-    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+    # int8 latency depends on the instruction sets XNNPACK's kernels find (VNNI above all): a figure names them.
+    measured = [f"Measured on {machine.describe()}."]
+    return "\n".join(lines + [""] + measured + ([""] + notes if notes else [])) + "\n"
 
 
 def main(argv: Sequence[str]) -> None:

@@ -173,6 +173,11 @@ def test_eval_takes_a_tflite_model(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "eval/metrics.json").read_text())
     assert abs(metrics["AP50"] - report_ap50("detect_int8.tflite")) <= AP50_TOLERANCE
+    # Per class too, logged and drawn: each demo class is found (AP50 well above chance).
+    assert set(metrics["per_category_AP50"]) == set(metrics["per_category_AP"]) == {"circle", "square", "triangle"}
+    assert min(metrics["per_category_AP50"].values()) >= 0.8, metrics["per_category_AP50"]
+    assert (tmp_path / "eval/per_class_ap.png").stat().st_size > 5000
+    assert "triangle: AP 0." in result.stderr
 
 
 def classifier_tflite(path: Path) -> None:

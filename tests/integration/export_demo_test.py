@@ -96,6 +96,24 @@ def test_report_passed_with_ap50_side_by_side(report):
     assert (EXPORT / "tflite_saved_model/saved_model.pb").is_file()
 
 
+def test_report_gives_per_class_ap_for_every_model_and_int8s_drop(report):
+    classes = {"circle", "square", "triangle"}
+    assert set(report["saved_model_accuracy"]["per_class_ap50"]) == classes
+    for model in report["models"]:
+        for accuracy in model["accuracy"].values():
+            assert set(accuracy["per_class_ap"]) == set(accuracy["per_class_ap50"]) == classes
+            # The overall figures are the mean over the classes, as COCO defines them.
+            assert accuracy["ap50"] == pytest.approx(sum(accuracy["per_class_ap50"].values()) / 3, abs=2e-4)
+    float32, int8 = (min(report["models"][i]["accuracy"].values(), key=lambda a: a["ap50"]) for i in (0, -1))
+    drops = report["per_class_ap50_drop_int8"]
+    assert drops == pytest.approx({c: float32["per_class_ap50"][c] - int8["per_class_ap50"][c] for c in classes},
+                                  abs=1e-4)
+    assert list(drops.values()) == sorted(drops.values(), reverse=True)
+    text = (EXPORT / "report.txt").read_text()
+    assert "Per-class AP50 on the 100 held-out images" in text and all(f"\n{c} " in text for c in classes)
+    assert (EXPORT / "per_class_ap.png").stat().st_size > 5000
+
+
 @pytest.mark.parametrize("quantization", QUANTIZATIONS)
 def test_outputs_are_boxes_classes_scores_num_by_position_and_name(quantization):
     data = model_bytes(quantization)

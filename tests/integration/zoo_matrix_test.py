@@ -56,4 +56,5 @@ def test_matrix_exports_measures_and_refuses(tmp_path):
     table = (out / "matrix.md").read_text()
     assert table.count("\n| ") == 4  # header + three rows
     assert "| tiny_ssd | exported | SSD MobileNetV1 FPN | 64x64 |" in table
+    assert f"Measured on {matrix['machine']}." in table  # the CPU and its instruction sets, beside the figures
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no scratch folders left

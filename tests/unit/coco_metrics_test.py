@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from od_tools.evaluation import GroundTruth, RenderOptions, coco_metrics, draw_detections
+from od_tools.evaluation.charts import write_per_class_chart
+from od_tools.evaluation.coco import NO_GROUNDTRUTH, Accuracy, accuracy
 from od_tools.modeling import Detections
 
 CATEGORIES = {1: "circle", 2: "square"}
@@ -89,3 +93,38 @@ def test_drawn_boxes_appear_in_the_class_color():
     assert tuple(drawn[40, 20]) == (0x3C, 0xB4, 0x4B)  # left edge of the square, class 2's color
     assert not drawn[95, 95].any()  # outside every box
     assert not drawn[0, 5].any()  # the top edge of the box scored below min_score: not drawn
+
+
+def test_accuracy_gives_ap_and_ap50_per_class():
+    # The circle of image 2 is found at IoU 0.62: it counts at AP50 but at 3 of COCO's 10 IoU
+    # thresholds, and the square is exact.
+    detections = [det(GROUNDTRUTH[0].boxes, [1], [0.9]),
+                  det(np.concatenate([GROUNDTRUTH[1].boxes[:1], shifted(GROUNDTRUTH[1].boxes[1:], 0.62)]), [2, 1],
+                      [0.9, 0.9])]
+    result = accuracy(GROUNDTRUTH, detections, {**CATEGORIES, 3: "triangle"})
+    assert result.per_class_ap50 == {"circle": 1.0, "square": 1.0, "triangle": NO_GROUNDTRUTH}
+    assert result.per_class_ap["square"] == 1.0 and 0.3 < result.per_class_ap["circle"] < 1.0
+    assert result.measured_classes() == ["circle", "square"]
+    assert result.ap50 == 1.0 and result.ap == round((result.per_class_ap["circle"] + 1.0) / 2, 4)
+    assert Accuracy.from_json(result.to_json()) == result
+
+
+def test_no_detections_at_all_give_zero_per_class_and_none_where_nothing_was_there():
+    result = accuracy(GROUNDTRUTH, [det([], [], [])] * 2, {**CATEGORIES, 3: "triangle"})
+    assert result.per_class_ap50 == {"circle": 0.0, "square": 0.0, "triangle": NO_GROUNDTRUTH}
+
+
+def test_the_per_class_chart_is_a_picture_with_a_bar_per_model_and_class(tmp_path):
+    from PIL import Image
+
+    good = accuracy(GROUNDTRUTH, [det(g.boxes, g.classes, [0.9] * len(g.classes)) for g in GROUNDTRUTH], CATEGORIES)
+    poor = dataclasses.replace(good, per_class_ap50={"circle": 0.5, "square": 0.0})
+    path = write_per_class_chart({"saved_model": good, "int8": poor}, str(tmp_path / "chart.png"), "title")
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert image.shape[1] >= 600
+    # matplotlib's first two colours: blue bars for the first model, orange for the second;
+    # the second model's square (0.0) has no bar, so there is less orange than blue.
+    blue = np.all(np.abs(image - (31, 119, 180)) < 12, axis=-1).sum()
+    orange = np.all(np.abs(image - (255, 127, 14)) < 12, axis=-1).sum()
+    assert blue > 2 * orange > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["chart.png"]  # no temporary left

@@ -206,3 +206,17 @@ def test_a_tool_without_positional_arguments_refuses_a_word_that_is_not_a_flag(t
     assert result.stderr == ("mytool: error: unexpected arguments output_directory=x; all options are --flags "
                              "(e.g. --output_directory=PATH; see --help)\n")
     assert _run_tool(tmp_path, positional_args=False).stdout == "ok\n"
+
+
+def test_the_machine_names_the_instruction_sets_int8_kernels_use():
+    from od_tools.common import machine
+
+    avx2_only = "processor\t: 0\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\n"
+    name, flags = machine.parse_cpuinfo(avx2_only)
+    assert name == "AMD EPYC 7B12" and machine.named_instruction_sets(flags) == ["AVX2"]
+    vnni = machine.parse_cpuinfo("model name : Intel Xeon\nflags : avx2 avx512f avx512_vnni amx_int8\n")[1]
+    assert machine.named_instruction_sets(vnni) == ["AVX2", "AVX-512", "AVX512-VNNI", "AMX"]
+    assert machine.parse_cpuinfo("") == ("unknown CPU", set())
+    described = machine.describe()
+    assert " cores, " in described and " GB RAM, " in described
+    assert described.endswith(" ".join(machine.instruction_sets()) or "no AVX2")

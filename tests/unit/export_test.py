@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from od_tools.common.errors import UserError
+from od_tools.evaluation.coco import Accuracy
 from od_tools.export import metadata
 from od_tools.export import metadata_schema_py_generated as schema
 from od_tools.export.convert import Quantization, parse_quantizations
@@ -171,15 +172,22 @@ def test_appended_zip_reads_back_stored_and_keeps_the_model_prefix():
     assert metadata.associated_files(model) == {}
 
 
+def accuracy_of(ap50: float, **per_class: float) -> Accuracy:
+    return Accuracy(ap=ap50 / 2, ap50=ap50, per_class_ap={n: v / 2 for n, v in per_class.items()},
+                    per_class_ap50=dict(per_class))
+
+
 def test_report_table_lists_every_model_and_the_verdict():
     parity = {"tf.lite": Parity(10, 10, 0.99, 0.01), "ai_edge_litert": Parity(10, 9, 0.93, 0.02)}
     result = TFLiteResult(quantization="int8", file="detect_int8.tflite", size_bytes=1_000_000, sha256="0" * 64,
                           convert_seconds=12.0, input_type="uint8", parity=parity,
-                          ap50={"tf.lite": 0.9, "ai_edge_litert": 0.89}, min_mean_iou=0.95, passed=False)
+                          accuracy={"tf.lite": accuracy_of(0.9, a=0.9), "ai_edge_litert": accuracy_of(0.89, a=0.89)},
+                          min_mean_iou=0.95, passed=False)
     report = ExportReport(config_source="p.config", checkpoint="ckpt-1", input_size=(256, 256), input_mean=127.5, input_std=127.5,
                           max_detections=10, labels=("a",),
                           num_parity_images=5, num_calibration_images=5, parity_score_threshold=0.5,
-                          saved_model_ap50=0.91, saved_model_seconds=3.0, total_seconds=20.0, models=(result,))
+                          saved_model_accuracy=accuracy_of(0.91, a=0.91), saved_model_seconds=3.0, total_seconds=20.0,
+                          models=(result,))
     table = report.table()
     assert "--max_detections" not in table
     assert "detect_int8.tflite" in table and "0.9300" in table and "FAILED (< 0.95)" in table
@@ -190,6 +198,68 @@ def test_report_table_lists_every_model_and_the_verdict():
             "(up to 17 in one image)") in crowded.table()
     assert "export with --max_detections=17" in crowded.table()
     assert crowded.to_json()["crowding"] == {"num_images": 3, "largest": 17, "max_detections": 10}
+
+
+def per_class_report(classes: int) -> ExportReport:
+    """float32 and int8 exports of a `classes`-class model; int8 loses 0.01 * k on class k."""
+    names = [f"class{k}" for k in range(classes)]
+    base = accuracy_of(0.9, **{n: 0.9 for n in names})
+    int8 = accuracy_of(0.85, **{n: round(0.9 - 0.01 * k, 4) for k, n in enumerate(names)})
+
+    def model(quantization: str, accuracy: Accuracy, worse: Accuracy) -> TFLiteResult:
+        return TFLiteResult(quantization=quantization, file=f"detect_{quantization}.tflite", size_bytes=1, sha256="0",
+                            convert_seconds=1.0, input_type="float32", parity={"tf.lite": Parity(1, 1, 1.0, 0.0)},
+                            accuracy={"tf.lite": accuracy, "ai_edge_litert": worse}, min_mean_iou=0.9, passed=True)
+
+    return ExportReport(config_source="p.config", checkpoint="ckpt-1", input_size=(8, 8), input_mean=127.5,
+                        input_std=127.5, max_detections=10, labels=tuple(names), num_parity_images=5,
+                        num_calibration_images=5, parity_score_threshold=0.5,
+                        saved_model_accuracy=dataclasses.replace(base, per_class_ap50={**base.per_class_ap50, "class1": 0.95}),
+                        saved_model_seconds=1.0, total_seconds=2.0,
+                        models=(model("float32", base, base), model("int8", int8, int8)))
+
+
+def test_per_class_drops_compare_int8_with_float32_largest_first():
+    report = per_class_report(4)
+    drops = report.per_class_drops()
+    assert drops == {"class3": 0.03, "class2": 0.02, "class1": 0.01, "class0": 0.0}  # float32's, not the SavedModel's 0.95
+    data = report.to_json()
+    assert data["per_class_ap50_drop_int8"] == drops
+    int8 = data["models"][1]
+    assert int8["ap50"] == {"tf.lite": 0.85, "ai_edge_litert": 0.85}
+    assert Accuracy.from_json(int8["accuracy"]["tf.lite"]) == report.models[1].accuracy["tf.lite"]
+    table = report.table()
+    rows = [line.split() for line in table.splitlines() if line.startswith("class")]
+    assert rows[0] == ["class", "saved_model", "float32", "int8", "int8", "drop"]
+    assert rows[1] == ["class3", "0.900", "0.900", "0.870", "+0.030"]
+    assert rows[-1] == ["class0", "0.900", "0.900", "0.900", "+0.000"]
+
+
+def test_the_printed_per_class_table_keeps_the_largest_drops():
+    report = per_class_report(25)
+    shown = report.table(max_classes=10)
+    assert "class24 " in shown and "class15 " in shown and "class14 " not in shown
+    assert "... 15 more classes in report.txt" in shown
+    assert "class0 " in report.table()
+
+
+def test_without_int8_the_table_has_no_drop_and_follows_the_label_map():
+    report = per_class_report(3)
+    report = dataclasses.replace(report, models=report.models[:1])
+    assert report.per_class_drops() == {} and "int8 drop" not in report.table()
+    rows = [line.split()[0] for line in report.table().splitlines() if line.startswith("class")]
+    assert rows == ["class", "class0", "class1", "class2"]
+
+
+def test_a_class_without_ground_truth_is_counted_not_listed():
+    """A 90-class zoo model fine-tuned on a few classes: the others have nothing to measure."""
+    absent = Accuracy(ap=0.5, ap50=0.5, per_class_ap={"a": 0.5, "b": -1.0}, per_class_ap50={"a": 0.5, "b": -1.0})
+    assert absent.measured_classes() == ["a"]
+    report = per_class_report(1)
+    report = dataclasses.replace(report, saved_model_accuracy=absent, models=report.models[:1])
+    table = report.table()
+    assert [line.split()[0] for line in table.splitlines() if line.startswith(("a ", "b "))] == ["a"]
+    assert "(1 classes have no ground truth in the held-out images and no figures)" in table
 
 
 def test_app_input_maps_onto_each_family_preprocessing():
@@ -206,3 +276,102 @@ def test_app_input_maps_onto_each_family_preprocessing():
     for c in range(3):
         np.testing.assert_allclose(adapter.scale[c] * x + adapter.offset[c], pixel - [123.68, 116.779, 103.939][c])
     assert not adapter.is_identity and not RAW_PIXELS.from_app_input().is_identity
+
+
+def test_the_float_layer_search_adds_the_worst_layers_until_the_bar():
+    from od_tools.export.float_layers import Step, search
+
+    gains = {"a": 0.02, "b": 0.01, "c": 0.005, "d": 0.005, "e": 0.0}  # AP50 each layer gives back in float
+    tried = []
+
+    def evaluate(names):
+        tried.append(tuple(names))
+        return Step(tuple(names), round(0.90 + sum(gains[n] for n in names), 4), 1000 + 100 * len(names), 3.0)
+
+    steps, chosen = search(list(gains), evaluate, float_ap50=0.935, max_ap50_drop=0.01, max_layers=10, per_step=2)
+    assert tried == [(), ("a", "b")] and chosen == 1  # 0.93 >= 0.925 after one step
+    tried.clear()
+    steps, chosen = search(list(gains), evaluate, float_ap50=0.95, max_ap50_drop=0.0, max_layers=3, per_step=2)
+    assert tried == [(), ("a", "b"), ("a", "b", "c")]  # the budget ends it; the bar is never reached
+    assert chosen == 2 and steps[chosen].ap50 == 0.935
+    tried.clear()
+    steps, chosen = search(list(gains), evaluate, float_ap50=0.905, max_ap50_drop=0.01, max_layers=10)
+    assert tried == [()] and chosen == 0  # plain int8 is close enough: nothing in float
+
+
+def test_without_a_gain_the_search_exports_the_fewest_float_layers():
+    from od_tools.export.float_layers import Step, search
+
+    steps, chosen = search(["a", "b", "c", "d"], lambda names: Step(tuple(names), 0.9, 1, 1.0), float_ap50=0.99,
+                           max_ap50_drop=0.01, max_layers=4, per_step=2)
+    assert [len(s.float_layers) for s in steps] == [0, 2, 4] and chosen == 0
+
+
+def test_float_layer_names_must_be_the_models_own():
+    from od_tools.export.float_layers import parse_float_layers
+
+    known = ["model/conv1/Relu6", "model/head/BiasAdd"]
+    assert parse_float_layers("", known) is None and parse_float_layers("auto", known) == []
+    assert parse_float_layers(" model/head/BiasAdd, model/conv1/Relu6 ", known) == ["model/head/BiasAdd",
+                                                                                   "model/conv1/Relu6"]
+    with pytest.raises(UserError, match="'model/conv2' is not a quantized layer of this model"):
+        parse_float_layers("model/conv1/Relu6,model/conv2", known)
+
+
+def test_the_search_reads_back_and_says_which_step_was_exported():
+    from od_tools.export.float_layers import FloatLayerSearch, Step
+
+    steps = (Step((), 0.90, 1_000_000, 4.0), Step(("x/a", "x/b"), 0.93, 1_050_000, 4.4))
+    found = FloatLayerSearch(mode="auto", float_ap50=0.935, max_ap50_drop=0.01, max_layers=10, steps=steps, chosen=1)
+    assert found.reached and FloatLayerSearch.from_json(found.to_json()) == found
+    lines = found.lines()
+    assert lines[-1].split() == ["2", "0.930", "1.05", "1.05x", "4.40", "x/a;", "x/b", "<-", "exported"]
+    missed = FloatLayerSearch(mode="auto", float_ap50=0.99, max_ap50_drop=0.01, max_layers=2, steps=steps, chosen=1)
+    assert not missed.reached and "the bar was not reached within 2 float layers" in missed.lines()[-1]
+
+
+def test_the_debuggers_statistics_rank_layers_by_error_in_quantization_steps(tmp_path):
+    from od_tools.export import int8_debug
+
+    text = ("op_name,tensor_idx,num_elements,stddev,mean_error,max_abs_error,mean_squared_error,scale,zero_point,"
+            "tensor_name\nCONV_2D,7,100.0,0.01,0.0,0.05,0.0001,0.02,-128,model/conv1\n"
+            "ADD,9,100.0,0.1,0.01,0.4,0.04,0.05,3,model/add\n")
+    layers = int8_debug.parse_layer_statistics(text)
+    assert [(l.depth, l.op_name, l.tensor_index) for l in layers] == [(0, "CONV_2D", 7), (1, "ADD", 9)]
+    assert layers[0].rmse_over_scale == pytest.approx(0.5) and layers[1].rmse_over_scale == pytest.approx(4.0)
+    assert [l.tensor_name for l in int8_debug.worst(layers)] == ["model/add", "model/conv1"]
+    int8_debug.write_csv(layers, tmp_path / "debug.csv")
+    rows = (tmp_path / "debug.csv").read_text().splitlines()
+    assert rows[0].startswith("depth,op_name,rmse/scale,") and rows[2].startswith("1,ADD,4.0,")
+    int8_debug.write_plot(layers, tmp_path / "debug.png", "title")
+    assert (tmp_path / "debug.png").read_bytes()[:4] == b"\x89PNG"
+    assert "model/add" in "\n".join(int8_debug.report_lines(int8_debug.worst(layers)))
+
+
+def test_a_float_layer_that_reads_the_input_is_refused():
+    from od_tools.export.float_layers import parse_float_layers
+
+    with pytest.raises(UserError, match="'model/conv1/Relu6' reads the model's input"):
+        parse_float_layers("model/conv1/Relu6", ["model/conv1/Relu6", "model/head"], {"model/conv1/Relu6"})
+    assert parse_float_layers("model/head", ["model/conv1/Relu6", "model/head"], {"model/conv1/Relu6"}) == ["model/head"]
+
+
+def test_calibration_images_are_chosen_across_classes_the_rarest_first():
+    from od_tools.export.images import stratified_choice
+
+    # Class 1 is everywhere, class 2 in records 5 and 8, class 3 only in record 9; record 3 is empty.
+    classes = [{1}, {1}, {1}, set(), {1}, {1, 2}, {1}, {1}, {1, 2}, {1, 3}]
+    assert stratified_choice(classes, 3) == [0, 5, 9]  # one of each: 3 (rarest), then 2, then 1
+    assert stratified_choice(classes, 5) == [0, 1, 5, 8, 9]
+    assert stratified_choice(classes, 20) == list(range(10))  # all of them, the empty one too
+    assert stratified_choice([set(), set()], 1) == [0]  # no labels at all: file order
+    assert stratified_choice(classes, 0) == []
+
+
+def test_the_report_names_classes_with_too_few_calibration_images():
+    report = dataclasses.replace(per_class_report(3), calibration_per_class={"class0": 60, "class1": 9, "class2": 0})
+    table = report.table()
+    assert "Calibration images per class (chosen across classes, the rarest first): class0 60, class1 9, class2 0." in table
+    assert "Too few (< 10) for int8 to set its ranges from: class1 (9), class2 (0)" in table
+    assert "Too few" not in dataclasses.replace(report, calibration_per_class={"class0": 10}).table()
+    assert report.to_json()["calibration_per_class"] == {"class0": 60, "class1": 9, "class2": 0}
