@@ -40,14 +40,12 @@ def _picture(height: int, width: int):
 
     if not FLAGS.image:
         return images.synthetic_images(1, height, width)[0]
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from od_tools.inference.sources import read_image
 
     path = cli.workspace_path(FLAGS.image)
     try:
-        with Image.open(path) as picture:
-            pixels = np.asarray(picture.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as e:
+        pixels = read_image(path)
+    except (OSError, ValueError, SyntaxError) as e:  # PIL: missing, unidentified, truncated
         raise UserError(f"--image {path}: not a readable picture ({type(e).__name__}); give a JPEG or PNG") from None
     return images.resize(pixels, height, width)
 
@@ -63,7 +61,11 @@ def inspect_file(path: str):
     except Exception as e:  # the flatbuffer reader and the interpreter raise whatever they meet in a non-model
         raise UserError(f"{path}: not a TFLite model ({type(e).__name__}); give a .tflite file the TFLite "
                         "converter wrote") from None
-    _, height, width, _ = runner.get_input_details()[0]["shape"]
+    shape = [int(s) for s in runner.get_input_details()[0]["shape"]]
+    if len(shape) != 4 or shape[-1] != 3:
+        raise UserError(f"{path}: not a TFLite detector (its input is {shape}, not an image [1, H, W, 3]); give one "
+                        "with the detection post-processing op, as export_tflite writes")
+    height, width = shape[1], shape[2]
     try:
         return readiness.inspect(model, _picture(int(height), int(width)), FLAGS.profile_runs)
     except tflite_model.ModelStructureError as e:

@@ -114,11 +114,16 @@ def test_inspect_tflite_refuses_what_is_not_a_detector(tmp_path):
     classifier.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     text = tmp_path / "notes.tflite"
     text.write_text("not a model")
-    for path, message in ((classifier, "not a TFLite detector"), (text, "not a TFLite model"),
-                          (tmp_path / "missing.tflite", "cannot read it")):
+    vector = tmp_path / "vector.tflite"
+    dense = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(2)])
+    vector.write_bytes(tf.lite.TFLiteConverter.from_keras_model(dense).convert())
+    for path, message in ((classifier, "not a TFLite detector"), (vector, "not a TFLite detector (its input is [1, 4]"),
+                          (text, "not a TFLite model"), (tmp_path / "missing.tflite", "cannot read it")):
         result = run_tool(str(path), f"--json={tmp_path / 'out.json'}")
         assert result.returncode == 1
         (line,) = [line for line in result.stderr.splitlines() if "inspect_tflite: error:" in line]
         assert f"{path}: {message}" in line, line
     assert not (tmp_path / "out.json").exists()
     assert "give one or more .tflite files" in run_tool().stderr
+    result = run_tool(str(EXPORT / "detect_int8.tflite"), f"--image={tmp_path / 'notes.tflite'}")
+    assert result.returncode == 1 and "--image" in result.stderr and "not a readable picture" in result.stderr
