@@ -109,8 +109,12 @@ def op_name(model, op) -> str:
     if custom:
         return custom
     builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-    names = {v: k for k, v in vars(tflite_model.schema.BuiltinOperator).items() if not k.startswith("_")}
-    return names.get(builtin, str(builtin))
+    return _builtin_names().get(builtin, str(builtin))
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin_names() -> dict[int, str]:
+    return {v: k for k, v in vars(tflite_model.schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def _tensor(detail: dict, role: str = "") -> TensorInfo:
@@ -173,11 +177,15 @@ def _has_data(model, tensor) -> bool:
         and len(model.buffers[tensor.buffer].data) > 0
 
 
-def _constant_producers(model, op) -> list[int]:
+def producers_of(model) -> dict[int, int]:
+    """Tensor index -> the index of the op that outputs it."""
+    return {int(t): i for i, op in enumerate(model.subgraphs[0].operators) for t in op.outputs}
+
+
+def _constant_producers(model, op, producers: dict[int, int]) -> list[int]:
     """The ops that make `op`'s inputs from constants alone (float16 weights' DEQUANTIZE): they go
     with it, so that XNNPACK sees those inputs as the weights they are."""
     graph = model.subgraphs[0]
-    producers = {int(t): i for i, other in enumerate(graph.operators) for t in other.outputs}
     found = []
     for tensor in op.inputs:
         k = producers.get(int(tensor))
@@ -186,14 +194,15 @@ def _constant_producers(model, op) -> list[int]:
     return found
 
 
-def one_op_model(model, op_index: int) -> tuple[bytes, list[int]]:
+def one_op_model(model, op_index: int, producers: dict[int, int] | None = None) -> tuple[bytes, list[int]]:
     """The model's op `op_index` alone (with the ops that make its inputs from constants): a small
     model with its constant inputs, and the indices (in the full model) of the tensors it takes as
-    inputs, in order. No inputs: the op is computed from constants only, once at load time."""
+    inputs, in order. No inputs: the op is computed from constants only, once at load time.
+    `producers`: producers_of(model), when one model is cut many times."""
     schema = tflite_model.schema
     graph = model.subgraphs[0]
     op = graph.operators[op_index]
-    producers = _constant_producers(model, op)
+    producers = _constant_producers(model, op, producers if producers is not None else producers_of(model))
     kept = [graph.operators[k] for k in producers] + [op]
     used = sorted({i for o in kept for i in [*o.inputs, *o.outputs] if i >= 0})
     remap = {old: new for new, old in enumerate(used)}
@@ -255,28 +264,28 @@ def _time_alone(litert, alone: bytes, inputs: list[int], full, runs: int) -> flo
     raise AssertionError("unreachable")
 
 
-def _input_value(model_bytes: bytes, pixels: np.ndarray, detail: dict) -> np.ndarray:
-    info = runtime.detector_info(model_bytes)
-    return images.to_model_input(pixels, detail["dtype"] == np.uint8, info.mean, info.std)
-
-
-def profile_ops(model_bytes: bytes, pixels: np.ndarray, runs: int) -> tuple[list[OpTime], float]:
+def profile_ops(model_bytes: bytes, pixels: np.ndarray, runs: int, model=None,
+                info: runtime.DetectorInfo | None = None) -> tuple[list[OpTime], float]:
     """Each op's time alone on the tensors it meets when the model runs on `pixels` (HxWx3 uint8 at
-    the model's input size), slowest first; and the whole model's time."""
+    the model's input size), slowest first; and the whole model's time. `model` and `info`: the
+    model read and its detector_info, when the caller has them."""
     from ai_edge_litert import interpreter as litert
+
+    model = model if model is not None else tflite_model.read(model_bytes)
+    info = info or runtime.detector_info(model_bytes)
 
     # The reference run keeps every intermediate tensor; XNNPACK would keep none of its partition's.
     full = litert.Interpreter(model_content=model_bytes, num_threads=1, experimental_preserve_all_tensors=True,
                               experimental_op_resolver_type=runtime.Kernels.BUILTIN.resolver(litert))
     full.allocate_tensors()
     detail = full.get_input_details()[0]
-    value = _input_value(model_bytes, pixels, detail)
+    value = images.to_model_input(pixels, detail["dtype"] == np.uint8, info.mean, info.std)
     full.set_tensor(detail["index"], value)
     full.invoke()
-    model = tflite_model.read(model_bytes)
+    producers = producers_of(model)
     times = []
     for index, op in enumerate(model.subgraphs[0].operators):
-        alone, inputs = one_op_model(model, index)
+        alone, inputs = one_op_model(model, index, producers)
         if not inputs:  # constants only (float16 weights' DEQUANTIZE): computed once at load, not per run
             continue
         times.append(OpTime(index, op_name(model, op), round(_time_alone(litert, alone, inputs, full, runs), 4)))
@@ -288,13 +297,12 @@ def profile_ops(model_bytes: bytes, pixels: np.ndarray, runs: int) -> tuple[list
     return sorted(times, key=lambda t: -t.ms), _median_ms(whole, max(runs, WHOLE_MODEL_RUNS))
 
 
-def _normalization(model_bytes: bytes, input_info: TensorInfo) -> str:
+def _normalization(info: runtime.DetectorInfo, input_info: TensorInfo) -> str:
     if input_info.dtype == "uint8":
         if input_info.scale:
             return (f"uint8 pixels as they are (the model reads {input_info.scale:.6g} * "
                     f"(pixel - {input_info.zero_point}))")
         return "uint8 pixels as they are"
-    info = runtime.detector_info(model_bytes)
     return f"float input (pixel - {info.mean:g}) / {info.std:g}"
 
 
@@ -326,12 +334,13 @@ def inspect(model_bytes: bytes, pixels: np.ndarray | None = None, profile_runs: 
         if ANDROID_LABELS_FILE in files else ()
     name, version = _metadata(model_bytes)
     flagged, verdict = gpu_check(model, model_bytes)
-    result = Readiness(input=input_info, normalization=_normalization(model_bytes, input_info), outputs=outputs,
+    info = runtime.detector_info(model_bytes)
+    result = Readiness(input=input_info, normalization=_normalization(info, input_info), outputs=outputs,
                        metadata_name=name, metadata_version=version, labels=labels, op_counts=counts,
                        custom_ops=custom, gpu_unsupported=flagged, gpu_verdict=verdict)
     if pixels is None or profile_runs <= 0:
         return result
-    times, whole = profile_ops(model_bytes, pixels, profile_runs)
+    times, whole = profile_ops(model_bytes, pixels, profile_runs, model=model, info=info)
     return dataclasses.replace(result, slowest_ops=tuple(times[:TOP_OPS]),
                                ops_alone_ms=round(sum(t.ms for t in times), 3), model_ms=round(whole, 3),
                                profile_runs=profile_runs)
