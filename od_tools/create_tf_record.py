@@ -58,6 +58,10 @@ _LABEL_MAP_PATH = flags.DEFINE_string(
     "(COCO categories, VoTT tags), else the class names found, sorted, ids from 1.")
 _STRICT = flags.DEFINE_boolean("strict", False, "Fail (writing nothing) on any clipped, dropped or skipped data.")
 _NUM_WORKERS = flags.DEFINE_integer("num_workers", 0, "Processes that check images; 0: every available core.")
+_INCLUDE_MASKS = flags.DEFINE_boolean(
+    "include_masks", False, "Also write each object's instance mask (image/object/mask, one image-sized PNG per "
+    "object, as the OD API's create_coco_tf_record.py --include_masks does) for Mask R-CNN: from COCO "
+    "'segmentation' (polygons or RLE) or VoTT polygon regions; an object without a usable mask is dropped.")
 _IMAGE_CHECK = flags.DEFINE_enum(
     "image_check", "decode", list(CHECKS), "decode: decode every image once (fails exactly where TensorFlow's "
     "decoder would); header: header and completeness only (truncation, non-images), several times faster.")
@@ -92,6 +96,7 @@ def main(argv: Sequence[str]) -> None:
         num_val_shards=_NUM_VAL_SHARDS.value,
         label_map_path=_path(_LABEL_MAP_PATH),
         strict=_STRICT.value,
+        include_masks=_INCLUDE_MASKS.value,
         num_workers=_NUM_WORKERS.value,
         image_check=_IMAGE_CHECK.value,
         report_path=_path(_REPORT_PATH),

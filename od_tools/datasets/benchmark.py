@@ -11,7 +11,9 @@ prints images/s and MB/s (of JPEG input) for:
                 tf.Example (what many tutorial converters do);
 * create_tf_record  this toolchain's converter (pass-through bytes, COCO parsing, validation
                 and serialization in worker processes, sharding, label map and report
-                included), with its default decode check and with --image_check=header.
+                included), with its default decode check, with --image_check=header, and
+                with --include_masks (each shape's outline is its polygon segmentation:
+                rasterized, checked against its box and PNG-encoded per object).
 
 TensorFlow is imported before any timing starts; everything else is inside the timings. CPU
 time per image is printed too, for this process and for the worker processes: unlike wall time
@@ -93,10 +95,11 @@ def naive_convert(coco_json: str, image_dir: str, output: str) -> None:
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
 
 
-def ours(coco_json: str, image_dir: str, output_dir: str, image_check: str) -> None:
+def ours(coco_json: str, image_dir: str, output_dir: str, image_check: str, include_masks: bool = False) -> None:
     create_tf_records(CreateRequest(input_format="coco", annotations=coco_json, image_dir=image_dir,
                                     output_path=os.path.join(output_dir, "train.tfrecord"), num_shards=2,
-                                    num_workers=_NUM_WORKERS.value, image_check=image_check), out=io.StringIO())
+                                    num_workers=_NUM_WORKERS.value, image_check=image_check,
+                                    include_masks=include_masks), out=io.StringIO())
 
 
 def timed(work: Callable[[], object]) -> tuple[float, float, float]:
@@ -123,7 +126,7 @@ def main(argv: Sequence[str]) -> None:
         shutil.rmtree(coco, ignore_errors=True)
         spec = demo.DemoSpec(num_train=_NUM_IMAGES.value, image_size=_IMAGE_SIZE.value)
         print(f"generating {spec.num_train} JPEGs of {spec.image_size}x{spec.image_size} ...", flush=True)
-        coco_json = demo.write_coco_split(spec, "train", spec.num_train, coco)
+        coco_json = demo.write_coco_split(spec, "train", spec.num_train, coco, with_segmentation=True)
         image_dir = os.path.join(coco, "images")
         paths = sorted(os.path.join(image_dir, "train", name) for name in os.listdir(os.path.join(image_dir, "train")))
         megabytes = sum(os.path.getsize(p) for p in paths) / 1e6
@@ -141,6 +144,8 @@ def main(argv: Sequence[str]) -> None:
              lambda run: ours(coco_json, image_dir, os.path.join(out, f"decode{run}"), "decode")),
             (f"create_tf_record ({workers} workers, --image_check=header)",
              lambda run: ours(coco_json, image_dir, os.path.join(out, f"header{run}"), "header")),
+            (f"create_tf_record ({workers} workers, decode check, --include_masks)",
+             lambda run: ours(coco_json, image_dir, os.path.join(out, f"masks{run}"), "decode", include_masks=True)),
         ]
         runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _ in methods}
         for run in range(max(1, _REPEATS.value)):

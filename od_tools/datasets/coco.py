@@ -1,5 +1,8 @@
 """COCO instances JSON (`images`, `annotations` with `bbox` [x, y, width, height], `categories`).
 
+With masks asked for, each annotation's `segmentation` is read too: polygons, or RLE with
+compressed (string) or uncompressed (list) `counts`.
+
 Structural problems (not JSON, missing or mistyped fields, duplicate ids, an annotation of an
 image or category the file does not list) stop the run with the file and entry named: the file
 contradicts itself and guessing would mislabel data. Data problems go to validation.
@@ -14,6 +17,7 @@ from typing import Any
 from od_tools.common.errors import UserError
 from od_tools.common.files import read_text
 from od_tools.datasets import geometry
+from od_tools.datasets.masks import Mask, Polygons, RunLength
 from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, Units
 
 
@@ -62,7 +66,35 @@ def load_json(path: str, what: str) -> Any:
         raise UserError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}); fix the file") from e
 
 
-def read_coco(path: str, image_dir: str | None) -> Dataset:
+_SEGMENTATION_SHAPE = ("expected polygons [[x1, y1, x2, y2, ...], ...] or RLE {\"counts\": ..., \"size\": "
+                       "[height, width]}")
+
+
+def _segmentation(entry: dict, name: str) -> Mask | None:
+    """An annotation's `segmentation` as a mask; None when it has none (absent or [])."""
+    value = entry.get("segmentation")
+    if value is None or value == []:
+        return None
+    shown = json.dumps(value)[:60]
+    if isinstance(value, list):
+        if not all(isinstance(ring, list) and all(_is_number(v) for v in ring) for ring in value):
+            raise UserError(f"{name} has 'segmentation': {shown}..., {_SEGMENTATION_SHAPE}")
+        return Polygons(tuple(tuple(float(v) for v in ring) for ring in value))
+    if not isinstance(value, dict):
+        raise UserError(f"{name} has 'segmentation': {shown}, {_SEGMENTATION_SHAPE}")
+    size, counts = value.get("size"), value.get("counts")
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v > 0 for v in size)):
+        raise UserError(f"{name} has an RLE 'segmentation' whose 'size' is {json.dumps(size)}, expected "
+                        "[height, width] in pixels")
+    if isinstance(counts, str):
+        return RunLength(counts, size[0], size[1])
+    if isinstance(counts, list) and all(_is_int(v) and v >= 0 for v in counts):
+        return RunLength(tuple(counts), size[0], size[1])
+    raise UserError(f"{name} has an RLE 'segmentation' whose 'counts' is {json.dumps(counts)[:60]}, expected a "
+                    "string (compressed RLE) or a list of run lengths")
+
+
+def read_coco(path: str, image_dir: str | None, include_masks: bool = False) -> Dataset:
     doc = load_json(path, "COCO annotations")
     if not isinstance(doc, dict):
         raise UserError(f"{path}: not a COCO instances file (the top level is not an object)")
@@ -122,7 +154,8 @@ def read_coco(path: str, image_dir: str | None) -> Dataset:
         label = f"annotation id {entry['id']}" if "id" in entry else f"annotations[{index}]"
         objects[entry["image_id"]].append(ObjectAnnotation(
             where=label, box=geometry.from_xywh(*(float(v) for v in bbox)), class_name=category_names[cid],
-            is_crowd=bool(crowd), area=float(area) if area is not None else None))
+            is_crowd=bool(crowd), area=float(area) if area is not None else None,
+            mask=_segmentation(entry, name) if include_masks else None))
 
     root = image_dir or os.path.dirname(path)
     records = []

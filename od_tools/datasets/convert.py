@@ -48,6 +48,7 @@ class Settings:
     strict: bool = False
     num_workers: int = 0                 # 0: every core this process may use
     image_check: str = "decode"          # images.CHECKS
+    include_masks: bool = False          # every object needs a mask, written as image/object/mask
     label_map_dir: str | None = None     # where label_map.pbtxt and labelmap.txt go
     report_path: str | None = None
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -66,9 +67,11 @@ def process_record(record: ImageRecord, context: ValidationContext) -> Processed
                                serialized=serialized)
 
 
-def validation_context(label_map: LabelMap, image_check: str = "decode") -> ValidationContext:
+def validation_context(label_map: LabelMap, image_check: str = "decode",
+                       include_masks: bool = False) -> ValidationContext:
     return ValidationContext(name_to_id=label_map.name_to_id(),
-                             id_to_name={item.id: item.name for item in label_map.items}, image_check=image_check)
+                             id_to_name={item.id: item.name for item in label_map.items}, image_check=image_check,
+                             include_masks=include_masks)
 
 
 @contextlib.contextmanager
@@ -202,8 +205,8 @@ def run(splits: Sequence[Split], label_map: LabelMap, label_map_origin: str, set
             stack.enter_context(terminate_as_interrupt())
             writers = _open_writers(splits, report.splits, stack)
             started = time.monotonic()
-            _convert_all(splits, ordered, validation_context(label_map, settings.image_check), writers, report,
-                         settings.tool, log)
+            context = validation_context(label_map, settings.image_check, settings.include_masks)
+            _convert_all(splits, ordered, context, writers, report, settings.tool, log)
             elapsed = time.monotonic() - started
             _refuse_unless_usable(report, settings.strict, out)
             if writers:

@@ -41,6 +41,7 @@ class CreateRequest:
     num_val_shards: int = 0
     label_map_path: str | None = None
     strict: bool = False
+    include_masks: bool = False      # COCO segmentation / VoTT polygons -> image/object/mask PNGs
     num_workers: int = 0
     image_check: str = "decode"
     report_path: str | None = None
@@ -109,11 +110,11 @@ def _split_summary(grouping: Grouping, request: CreateRequest, total: int, val_i
 def create_tf_records(request: CreateRequest, out: IO[str] | None = None) -> Report:
     """Converts; the summary goes to `out` (default stdout), warnings and progress to stderr."""
     _check(request)
-    train_data = read_dataset(request.input_format, request.annotations, request.image_dir)
+    train_data = read_dataset(request.input_format, request.annotations, request.image_dir, request.include_masks)
     datasets = [train_data]
     if request.val_annotations is not None:
         datasets.append(read_dataset(request.input_format, request.val_annotations,
-                                     request.val_image_dir or request.image_dir))
+                                     request.val_image_dir or request.image_dir, request.include_masks))
     label_map, origin = resolve_label_map(datasets, request.label_map_path)
 
     grouping = None
@@ -139,12 +140,15 @@ def create_tf_records(request: CreateRequest, out: IO[str] | None = None) -> Rep
         strict=request.strict,
         num_workers=request.num_workers,
         image_check=request.image_check,
+        include_masks=request.include_masks,
         label_map_dir=output_dir,
         report_path=request.report_path or os.path.join(output_dir, REPORT_NAME),
         inputs={"format": request.input_format, "annotations": request.annotations, "image_dir": request.image_dir,
                 "val_annotations": request.val_annotations, "label_map_path": request.label_map_path},
         options={"strict": request.strict, "seed": request.seed, "val_fraction": request.val_fraction,
-                 "image_check": request.image_check},
+                 "image_check": request.image_check,
+                 # only when given, so the reports of box-only runs keep their bytes
+                 **({"include_masks": True} if request.include_masks else {})},
         split=_split_summary(grouping, request, len(train_data.records), len(val)) if grouping else None,
     )
     return run(splits, label_map, origin, settings, out=out)

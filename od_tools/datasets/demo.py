@@ -45,6 +45,7 @@ class Shape:
     class_id: int               # 1-based index into CLASSES
     bbox: tuple[float, float, float, float]  # x, y, width, height in pixels
     area: float
+    outline: tuple[float, ...] = ()          # polygon x0, y0, x1, y1, ... in pixels
 
 
 def _colour(hue: float, saturation: float, value: float) -> np.ndarray:
@@ -102,6 +103,20 @@ def _outline(class_id: int, rng: np.random.Generator, x: float, y: float, extent
     return ("polygon", points), _polygon_area(points)
 
 
+ELLIPSE_POINTS = 32  # a circle's outline as a polygon, for COCO segmentation
+
+
+def _outline_points(outline) -> tuple[float, ...]:
+    """The outline as a COCO polygon ring `(x0, y0, x1, y1, ...)` in pixels."""
+    kind, geometry = outline
+    if kind == "ellipse":
+        x0, y0, x1, y1 = geometry
+        cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+        geometry = [(cx + rx * math.cos(2 * math.pi * k / ELLIPSE_POINTS),
+                     cy + ry * math.sin(2 * math.pi * k / ELLIPSE_POINTS)) for k in range(ELLIPSE_POINTS)]
+    return tuple(v for point in geometry for v in point)
+
+
 def _bounds(outline) -> tuple[float, float, float, float]:
     kind, geometry = outline
     if kind == "ellipse":
@@ -140,12 +155,14 @@ def render(spec: DemoSpec, rng: np.random.Generator) -> tuple[Image.Image, list[
         scaled = ([v * SUPERSAMPLE for v in geometry] if kind == "ellipse"
                   else [(px * SUPERSAMPLE, py * SUPERSAMPLE) for px, py in geometry])
         getattr(draw, kind)(scaled, fill=fill, outline=edge, width=SUPERSAMPLE * int(rng.integers(0, 3)))
-        shapes.append(Shape(class_id, bbox, area))
+        shapes.append(Shape(class_id, bbox, area, _outline_points(outline)))
     return canvas.reduce(SUPERSAMPLE), shapes
 
 
-def write_coco_split(spec: DemoSpec, split: str, count: int, coco_dir: str) -> str:
-    """Renders `count` images of `split` into coco/images/<split>/ and writes coco/<split>.json."""
+def write_coco_split(spec: DemoSpec, split: str, count: int, coco_dir: str, with_segmentation: bool = False) -> str:
+    """Renders `count` images of `split` into coco/images/<split>/ and writes coco/<split>.json
+    (with each shape's outline as its polygon `segmentation` when asked: the demo's own dataset
+    has none, so its files keep their bytes)."""
     image_dir = os.path.join(coco_dir, "images", split)
     os.makedirs(image_dir, exist_ok=True)
     images, annotations = [], []
@@ -157,9 +174,11 @@ def write_coco_split(spec: DemoSpec, split: str, count: int, coco_dir: str) -> s
         image.save(os.path.join(coco_dir, "images", file_name), "JPEG", quality=JPEG_QUALITY)
         images.append({"id": index + 1, "file_name": file_name, "width": spec.image_size, "height": spec.image_size})
         for shape in shapes:
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, "category_id": shape.class_id,
-                                "bbox": [round(v, 3) for v in shape.bbox], "area": round(shape.area, 3),
-                                "iscrowd": 0})
+            annotation = {"id": len(annotations) + 1, "image_id": index + 1, "category_id": shape.class_id,
+                          "bbox": [round(v, 3) for v in shape.bbox], "area": round(shape.area, 3), "iscrowd": 0}
+            if with_segmentation:
+                annotation["segmentation"] = [[round(v, 2) for v in shape.outline]]
+            annotations.append(annotation)
     document = {
         "info": {"description": f"od_toolchain demo shapes, {split}, seed {spec.seed}"},
         "images": images,

@@ -14,29 +14,39 @@ from od_tools.datasets.tfrecords import read_tfrecords
 from od_tools.datasets.vott import read_vott
 
 
-def _single_file(reader: Callable[[str, str | None], Dataset], what: str) -> Callable[[str, str | None], Dataset]:
-    def read(annotations: str, image_dir: str | None) -> Dataset:
+Reader = Callable[[str, "str | None", bool], Dataset]  # (annotations, image_dir, include_masks)
+
+
+def _single_file(what: str) -> Reader:
+    def read(annotations: str, image_dir: str | None, include_masks: bool) -> Dataset:
         if GLOB_CHARS & set(annotations):
             raise UserError(f"--annotations={annotations}: {what} is one file; give its path, not a pattern")
-        return reader(annotations, image_dir)
+        return read_coco(annotations, image_dir, include_masks)
     return read
 
 
-READERS: dict[str, Callable[[str, str | None], Dataset]] = {
-    "coco": _single_file(read_coco, "a COCO instances JSON"),
-    "voc": read_voc,
+READERS: dict[str, Reader] = {
+    "coco": _single_file("a COCO instances JSON"),
+    "voc": lambda annotations, image_dir, include_masks: read_voc(annotations, image_dir),
     "vott": read_vott,
-    "csv": read_csv,
-    "tfrecord": lambda annotations, image_dir: read_tfrecords(annotations),
+    "csv": lambda annotations, image_dir, include_masks: read_csv(annotations, image_dir),
+    "tfrecord": lambda annotations, image_dir, include_masks: read_tfrecords(annotations),
 }
 FORMATS = tuple(READERS)
+# Formats whose files can hold instance masks (TFRecords keep theirs whether asked or not).
+MASK_FORMATS = ("coco", "vott", "tfrecord")
 
 
-def read_dataset(input_format: str, annotations: str, image_dir: str | None = None) -> Dataset:
+def read_dataset(input_format: str, annotations: str, image_dir: str | None = None,
+                 include_masks: bool = False) -> Dataset:
     """Parses the annotations of one format; structural errors are one-line UserErrors."""
     if input_format not in READERS:
         raise UserError(f"--input_format={input_format}: unknown; use one of {', '.join(FORMATS)}")
-    dataset = READERS[input_format](annotations, image_dir)
+    if include_masks and input_format not in MASK_FORMATS:
+        raise UserError(f"--include_masks: {input_format} annotations hold boxes only; masks come from COCO "
+                        "'segmentation' (--input_format=coco), VoTT polygon regions (vott) or TFRecords with "
+                        "image/object/mask (tfrecord)")
+    dataset = READERS[input_format](annotations, image_dir, include_masks)
     if not dataset.records:
         raise UserError(f"{annotations}: no images in the annotations (empty dataset); check --annotations")
     return dataset

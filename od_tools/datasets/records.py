@@ -13,6 +13,7 @@ import enum
 from typing import Sequence
 
 from od_tools.datasets.geometry import Box
+from od_tools.datasets.masks import Mask
 
 
 class Units(enum.Enum):
@@ -31,6 +32,7 @@ class ObjectAnnotation:
     is_crowd: bool = False
     area: float | None = None      # pixels, when the file gives one (COCO)
     difficult: bool = False
+    mask: Mask | None = None       # read only when masks are asked for (or a TFRecord holds them)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +67,7 @@ class ObjectData:
     is_crowd: bool
     area: float              # pixels
     difficult: bool
+    mask_png: bytes | None = None   # image-sized PNG of 0/1, when the example carries masks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +83,7 @@ class ExampleData:
     source_id: str
     sha256: str              # hex digest of `encoded`
     objects: tuple[ObjectData, ...]
+    with_masks: bool = False  # writes image/object/mask (empty for an image without objects)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,6 +44,7 @@ class SplitStats:
     image_sizes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     image_formats: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     box_sizes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    masks_written: int = 0
 
     def add(self, processed: Processed) -> None:
         self.images_read += 1
@@ -53,6 +54,7 @@ class SplitStats:
             return
         self.images_written += 1
         self.objects_written += len(example.objects)
+        self.masks_written += sum(obj.mask_png is not None for obj in example.objects)
         self.image_bytes += example.size_bytes
         self.objects_per_image[len(example.objects)] += 1
         self.image_sizes[f"{example.width}x{example.height}"] += 1
@@ -75,11 +77,14 @@ class SplitStats:
         }
 
     def to_json(self, label_map: LabelMap) -> dict[str, Any]:
+        """`masks` appears only when masks were written, so box-only reports keep their bytes."""
+        masks = {"masks_written": self.masks_written} if self.masks_written else {}
         return {
             "images_read": self.images_read,
             "images_written": self.images_written,
             "objects_read": self.objects_read,
             "objects_written": self.objects_written,
+            **masks,
             "image_bytes": self.image_bytes,
             "shards": [os.path.basename(s) for s in self.shards],
             "classes": [{"id": item.id, "name": item.name, "objects": self.objects_per_class[item.id],
@@ -196,7 +201,8 @@ class Report:
             lines.append(f"{s.name}: objects per image min {per_image['min']} / mean {per_image['mean']:.2f} / "
                          f"max {per_image['max']}, without objects {s.objects_per_image[0]}; "
                          f"box sizes small {s.box_sizes['small']} / medium {s.box_sizes['medium']} / "
-                         f"large {s.box_sizes['large']}; image sizes {sizes or '-'}{more}")
+                         f"large {s.box_sizes['large']}; image sizes {sizes or '-'}{more}"
+                         + (f"; masks {s.masks_written}" if s.masks_written else ""))
         if not self.issues.total:
             lines.append("issues: none")
         else:

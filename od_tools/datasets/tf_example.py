@@ -11,6 +11,7 @@ import struct
 from typing import TYPE_CHECKING, Sequence
 
 from od_tools.datasets.geometry import Box
+from od_tools.datasets.masks import EncodedMask, encode_png
 from od_tools.datasets.records import ExampleData, ImageRecord, ObjectAnnotation, ReaderIssue, Units
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ CLASS_LABEL = "image/object/class/label"
 IS_CROWD = "image/object/is_crowd"
 AREA = "image/object/area"
 DIFFICULT = "image/object/difficult"
+MASK = "image/object/mask"  # one PNG per object (the OD API's PNG_MASKS), or H*W floats per object
 
 BOX_KEYS = (XMIN, YMIN, XMAX, YMAX)
 PER_OBJECT_KEYS = BOX_KEYS + (CLASS_TEXT, CLASS_LABEL, IS_CROWD, AREA, DIFFICULT)
@@ -93,7 +95,7 @@ def _int64_list(values: Sequence[int]) -> Pieces:      # Feature.int64_list = 3
 
 
 _KEY_FIELDS = {key: _field(1, key.encode()) for key in (
-    ENCODED, FORMAT, HEIGHT, WIDTH, FILENAME, SOURCE_ID, SHA256) + PER_OBJECT_KEYS}
+    ENCODED, FORMAT, HEIGHT, WIDTH, FILENAME, SOURCE_ID, SHA256, MASK) + PER_OBJECT_KEYS}
 
 
 def serialize_example(data: ExampleData) -> bytes:
@@ -122,6 +124,8 @@ def serialize_example(data: ExampleData) -> bytes:
         AREA: _float_list([o.area for o in objects]),
         DIFFICULT: _int64_list([int(o.difficult) for o in objects]),
     }
+    if data.with_masks:
+        features[MASK] = _bytes_list([o.mask_png or b"" for o in objects])
     # Example.features = 1 -> Features.feature = 1: map entries {key = 1, value = 2}.
     parts: list[bytes] = []
     length = 0
@@ -144,6 +148,25 @@ def _values(feature_map: "tf.train.Features", key: str) -> list | None:
 
 def _text(value: bytes) -> str:
     return value.decode("utf-8", errors="replace")
+
+
+def _masks(values: list | None, count: int, features) -> list[EncodedMask] | None:
+    """`image/object/mask` as one PNG per object: PNG strings as they are, numerical masks (H*W
+    floats per object, the OD API's NUMERICAL_MASKS) encoded; None when the record has none."""
+    if not values:
+        return None
+    if isinstance(values[0], bytes):
+        if len(values) != count:
+            raise ValueError(f"{MASK} has {len(values)} masks but {XMIN} has {count} boxes")
+        return [EncodedMask(v) for v in values]
+    import numpy as np
+
+    height = int((_values(features, HEIGHT) or [0])[0])
+    width = int((_values(features, WIDTH) or [0])[0])
+    if height <= 0 or width <= 0 or len(values) != count * height * width:
+        raise ValueError(f"{MASK} holds {len(values)} numbers, not {count} masks of {HEIGHT} x {WIDTH}")
+    pixels = (np.asarray(values, dtype=np.float32).reshape(count, height, width) > 0).astype(np.uint8)
+    return [EncodedMask(encode_png(p)) for p in pixels]
 
 
 def parse_example(serialized: bytes, where: str) -> ImageRecord:
@@ -181,6 +204,11 @@ def parse_example(serialized: bytes, where: str) -> ImageRecord:
             have = "missing" if values is None else f"{len(values)} values"
             return malformed(f"{key} is {have} but {XMIN} has {count}", filename)
 
+    try:
+        masks = _masks(_values(features, MASK), count, features)
+    except ValueError as e:
+        return malformed(str(e), filename)
+
     def per_object(key: str, index: int, default=None):
         values = lists[key]
         return values[index] if values else default
@@ -199,6 +227,7 @@ def parse_example(serialized: bytes, where: str) -> ImageRecord:
                 is_crowd=bool(per_object(IS_CROWD, i, 0)),
                 area=float(area) if area is not None else None,
                 difficult=bool(per_object(DIFFICULT, i, 0)),
+                mask=masks[i] if masks else None,
             ))
     except (TypeError, ValueError, AttributeError):
         return malformed("a per-object feature has the wrong type (e.g. bytes where floats belong)", filename)

@@ -10,9 +10,12 @@ Policy (without --strict; with --strict every issue below is an error and nothin
 * a record's wrong or missing image size (normalized boxes), a class id that disagrees with the
   label map for its name, and a source id that is not a unique number are corrected (counted);
 * EXIF-rotated and duplicate images, and boxes taken around VoTT polygons, are written but
-  flagged (counted).
+  flagged (counted);
+* with masks (--include_masks, or TFRecords that hold them), a polygon ring of fewer than three
+  points is left out of its mask (fixed); an object whose mask is missing, empty inside the
+  image, mostly outside its own box, of another size than the image or undecodable is dropped.
 
-Runs in worker processes: no TensorFlow here, only PIL and plain data.
+Runs in worker processes: no TensorFlow here, only PIL, pycocotools and plain data.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import enum
 import hashlib
 from typing import Mapping
 
-from od_tools.datasets import geometry, images
+from od_tools.datasets import geometry, images, masks
 from od_tools.datasets.records import ExampleData, ImageRecord, ObjectAnnotation, ObjectData, Units
 
 
@@ -100,6 +103,24 @@ KINDS: dict[str, IssueKind] = {kind.name: kind for kind in (
     IssueKind("source_id_replaced", Action.FIXED,
               "image/source_id not a unique decimal number (Model Garden's COCO evaluation needs one); renumbered",
               "give every record a unique decimal image/source_id"),
+    IssueKind("mask_ring_too_short", Action.FIXED,
+              "a polygon ring of fewer than 3 points (or an odd number of coordinates) encloses nothing; left "
+              "out of the mask", "redraw or remove the ring", always_listed=False),
+    IssueKind("mask_missing", Action.DROPPED,
+              "masks are being written but the object has none (no segmentation, or a rectangle region)",
+              "draw the object's outline as a polygon, or leave out --include_masks", always_listed=False),
+    IssueKind("mask_empty", Action.DROPPED,
+              "the mask covers no pixel of the image (a polygon outside it, or an empty RLE)",
+              "redraw the mask or remove the object", always_listed=False),
+    IssueKind("mask_outside_box", Action.DROPPED,
+              f"under {masks.MIN_INSIDE_BOX:.0%} of the mask lies inside the object's box: box and mask describe "
+              "different objects", "fix the box or the mask so they outline the same object", always_listed=False),
+    IssueKind("mask_size_mismatch", Action.DROPPED,
+              "an RLE or PNG mask of another size than its image",
+              "export the mask at the image's size", always_listed=False),
+    IssueKind("mask_corrupt", Action.DROPPED,
+              "the mask does not decode (RLE runs that do not cover the image, a damaged PNG)",
+              "re-export the mask", always_listed=False),
     IssueKind("record_malformed", Action.SKIPPED,
               "TFRecord entry is not a tf.Example, or its per-object lists differ in length",
               "regenerate the record"),
@@ -132,6 +153,7 @@ class ValidationContext:
     name_to_id: Mapping[str, int]
     id_to_name: Mapping[int, str]
     image_check: str = "decode"   # see images.CHECKS
+    include_masks: bool = False   # every object needs a mask (records that hold masks keep them anyway)
 
     def known(self, limit: int = 8) -> str:
         names = list(self.name_to_id)
@@ -188,9 +210,10 @@ def validate_record(record: ImageRecord, context: ValidationContext) -> Processe
         issues.append(Issue("image_rotated_by_exif", record.where,
                             f"EXIF orientation {info.orientation}; boxes must match the stored {stored} pixels"))
 
+    with_masks = context.include_masks or any(isinstance(o.mask, masks.EncodedMask) for o in record.objects)
     objects = []
     for annotation in record.objects:
-        checked, object_issues = _validate_object(record, annotation, info, context)
+        checked, object_issues = _validate_object(record, annotation, info, context, with_masks)
         issues.extend(object_issues)
         if checked is not None:
             objects.append(checked)
@@ -202,7 +225,7 @@ def validate_record(record: ImageRecord, context: ValidationContext) -> Processe
     example = ExampleData(
         encoded=data, size_bytes=len(data), image_format=info.image_format, width=info.width, height=info.height,
         filename=record.filename, source_id=record.source_id,
-        sha256=hashlib.sha256(data).hexdigest(), objects=tuple(objects))
+        sha256=hashlib.sha256(data).hexdigest(), objects=tuple(objects), with_masks=with_masks)
     return Processed(example, tuple(issues), len(record.objects))
 
 
@@ -216,7 +239,7 @@ def _size_detail(declared: tuple[int, int] | None, info: images.ImageInfo) -> st
 
 
 def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: images.ImageInfo,
-                     context: ValidationContext) -> tuple[ObjectData | None, list[Issue]]:
+                     context: ValidationContext, with_masks: bool) -> tuple[ObjectData | None, list[Issue]]:
     name, class_id = annotation.class_name, annotation.class_id
     label = f" '{name}'" if name else (f" (class id {class_id})" if class_id is not None else "")
     where = f"{record.where} {annotation.where}{label}"
@@ -261,4 +284,37 @@ def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: im
     area = annotation.area if annotation.area is not None and annotation.area > 0 else box_area
     if was_clipped:
         area = min(area, box_area)
-    return ObjectData(clipped, class_id, name, annotation.is_crowd, float(area), annotation.difficult), issues
+    mask_png = None
+    if with_masks:
+        try:
+            mask_png, mask_issues = _checked_mask(annotation.mask, geometry.denormalize(clipped, info.width, info.height),
+                                                  info, where)
+        except masks.MaskProblem as problem:
+            return drop(problem.kind, problem.detail)
+        issues += mask_issues
+    return ObjectData(clipped, class_id, name, annotation.is_crowd, float(area), annotation.difficult,
+                      mask_png), issues
+
+
+def _checked_mask(mask: masks.Mask | None, box_px: geometry.Box, info: images.ImageInfo,
+                  where: str) -> tuple[bytes, list[Issue]]:
+    """The object's mask as the PNG to write; raises MaskProblem when the object must be dropped."""
+    if mask is None:
+        raise masks.MaskProblem("mask_missing", "the object has no mask (no 'segmentation', or not a polygon)")
+    issues = []
+    if isinstance(mask, masks.Polygons):
+        rings, left_out = masks.usable_rings(mask)
+        if left_out:
+            issues.append(Issue("mask_ring_too_short", where, f"{left_out} of the mask's {len(mask.rings)} polygon "
+                                                              "ring(s) have fewer than 3 points; left out"))
+        if not rings:
+            raise masks.MaskProblem("mask_empty", "no polygon ring of 3 or more points")
+        mask = masks.Polygons(rings)
+    pixels = masks.rasterize(mask, info.width, info.height)
+    if not pixels.any():
+        raise masks.MaskProblem("mask_empty", f"the mask covers no pixel of the {info.width}x{info.height} image")
+    inside = masks.share_inside(pixels, box_px.as_tuple())
+    if inside < masks.MIN_INSIDE_BOX:
+        raise masks.MaskProblem("mask_outside_box", f"only {inside:.0%} of the mask's {int(pixels.sum())} pixels lie "
+                                                    f"inside its box {box_px}")
+    return masks.encode_png(pixels), issues

@@ -10,7 +10,8 @@
   asset with `regions`, images beside the JSON.
 * Regions (both): `boundingBox {left, top, width, height}` in pixels, `tags` name the classes
   (one object per tag). RECTANGLE and SQUARE regions are their box; POLYGON and POLYLINE
-  regions become the box around their `points`, flagged.
+  regions become the box around their `points`, flagged; with masks asked for, a POLYGON's
+  points are its mask too (and it is not flagged).
 * CSV (`vott-csv-export/<project>-export.csv`): `image,xmin,ymin,xmax,ymax,label` in pixels.
 * TFRecords (`<project>-TFRecords-export/*.tfrecord`, one per image, and `tf_label_map.pbtxt`):
   normalized boxes that reach slightly past [0, 1] for boxes drawn to the image edge (clipped
@@ -29,6 +30,7 @@ from typing import Any
 from od_tools.common.errors import UserError
 from od_tools.datasets import geometry
 from od_tools.datasets.coco import load_json
+from od_tools.datasets.masks import Polygons
 from od_tools.datasets.csv_table import read_csv
 from od_tools.datasets.paths import expand
 from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, ReaderIssue, Units
@@ -87,9 +89,18 @@ def _project_tags(document: Any, path: str) -> list[str]:
     return tags
 
 
-def _regions(metadata: dict, where: str) -> tuple[tuple[ObjectAnnotation, ...], tuple[ReaderIssue, ...]]:
+def _polygon(region: dict) -> Polygons | None:
+    """A POLYGON region's points as a one-ring mask."""
+    if region.get("type") != "POLYGON" or _points_box(region) is None:
+        return None
+    return Polygons((tuple(float(v) for point in region["points"] for v in (point["x"], point["y"])),))
+
+
+def _regions(metadata: dict, where: str,
+             include_masks: bool) -> tuple[tuple[ObjectAnnotation, ...], tuple[ReaderIssue, ...]]:
     """An asset's regions as objects (one per tag; an untagged region is an object without a
-    class), and a flag for each region that was an outline rather than a box."""
+    class), and a flag for each region that was an outline rather than a box (a polygon that
+    is the object's mask is no such outline)."""
     regions = metadata.get("regions", [])
     if not isinstance(regions, list):
         raise UserError(f"{where}: 'regions' is not a list; re-export from VoTT")
@@ -101,13 +112,14 @@ def _regions(metadata: dict, where: str) -> tuple[tuple[ObjectAnnotation, ...], 
             raise UserError(f"{region_where} is not an object; re-export from VoTT")
         box = _region_box(region, region_where)
         label = f"region {region.get('id', index)}"
-        if region.get("type") in OUTLINE_REGIONS:
+        mask = _polygon(region) if include_masks else None
+        if region.get("type") in OUTLINE_REGIONS and mask is None:
             issues.append(ReaderIssue("box_from_polygon", f"{label} is a {region['type']}; its bounding box {box} "
                                                           "is the object"))
         names = _tag_names(region.get("tags", []), region_where)
-        objects.extend(ObjectAnnotation(where=label, box=box, class_name=name) for name in names)
+        objects.extend(ObjectAnnotation(where=label, box=box, class_name=name, mask=mask) for name in names)
         if not names:
-            objects.append(ObjectAnnotation(where=label, box=box, class_name=None))
+            objects.append(ObjectAnnotation(where=label, box=box, class_name=None, mask=mask))
     return tuple(objects), tuple(issues)
 
 
@@ -172,7 +184,7 @@ def _project_image(asset: dict, search_dir: str) -> tuple[str, str]:
                    "at a copy of the project's source folder")
 
 
-def read_vott_json(path: str, image_dir: str | None) -> Dataset:
+def read_vott_json(path: str, image_dir: str | None, include_masks: bool = False) -> Dataset:
     doc = load_json(path, "VoTT JSON export")
     assets = doc.get("assets") if isinstance(doc, dict) else None
     if not isinstance(assets, dict):
@@ -185,7 +197,7 @@ def read_vott_json(path: str, image_dir: str | None) -> Dataset:
         asset = _asset(metadata, where)
         if asset.get("type") == VIDEO_ASSET:
             continue
-        objects, issues = _regions(metadata, where)
+        objects, issues = _regions(metadata, where, include_masks)
         records.append(ImageRecord(
             where=f"{path}: asset '{asset['name']}'", filename=asset["name"], source_id=str(len(records) + 1),
             objects=objects, units=Units.PIXELS, image_path=_image_path(asset, path, image_dir),
@@ -195,14 +207,14 @@ def read_vott_json(path: str, image_dir: str | None) -> Dataset:
                    classes_origin="VoTT project tags")
 
 
-def _project_record(path: str, search_dir: str) -> tuple[str, ImageRecord] | None:
+def _project_record(path: str, search_dir: str, include_masks: bool) -> tuple[str, ImageRecord] | None:
     """One *-asset.json as (recorded path, record); None for a whole video (its frames count)."""
     metadata = load_json(path, "VoTT asset file")
     asset = _asset(metadata, path)
     kind = asset.get("type")
     if kind == VIDEO_ASSET:
         return None
-    objects, issues = _regions(metadata, path)
+    objects, issues = _regions(metadata, path, include_masks)
     image_path, hint = _project_image(asset, search_dir)
     if kind == VIDEO_FRAME_ASSET:
         issues += (ReaderIssue("image_missing", "a video frame: a project folder holds no frame images; export "
@@ -216,7 +228,7 @@ def _project_record(path: str, search_dir: str) -> tuple[str, ImageRecord] | Non
     return _recorded_path(asset) or asset["name"], record
 
 
-def read_vott_project(project_path: str, image_dir: str | None) -> Dataset:
+def read_vott_project(project_path: str, image_dir: str | None, include_masks: bool = False) -> Dataset:
     """A VoTT 2.x project folder: the .vott file's tags and every *-asset.json beside it."""
     document = load_json(project_path, "VoTT project")
     if not isinstance(document, dict) or "tags" not in document:
@@ -228,7 +240,8 @@ def read_vott_project(project_path: str, image_dir: str | None) -> Dataset:
     if not asset_files:
         raise UserError(f"{folder}: the VoTT project has no *{ASSET_SUFFIX} files (VoTT writes one per tagged image); "
                         "tag images in VoTT first, or point --annotations at an export")
-    found = [entry for path in asset_files if (entry := _project_record(path, image_dir or folder)) is not None]
+    found = [entry for path in asset_files
+             if (entry := _project_record(path, image_dir or folder, include_masks)) is not None]
     records = tuple(dataclasses.replace(record, source_id=str(index + 1))
                     for index, (_, record) in enumerate(sorted(found, key=lambda entry: entry[0])))
     declared_classes = tuple((i + 1, name) for i, name in enumerate(tags)) or None
@@ -267,12 +280,12 @@ def _project_file(annotations: str) -> str | None:
     return None
 
 
-def read_vott(annotations: str, image_dir: str | None) -> Dataset:
+def read_vott(annotations: str, image_dir: str | None, include_masks: bool = False) -> Dataset:
     """A project folder or .vott file, or any of the three exports, told apart by file names:
     a file, a glob, or the export folder."""
     project = _project_file(annotations)
     if project is not None:
-        return read_vott_project(project, image_dir)
+        return read_vott_project(project, image_dir, include_masks)
     files = expand(annotations, lambda name: _kind_of(name) is not None,
                    "VoTT project or export (a .vott file, a *-export.json, a *-export.csv or *.tfrecord files)")
     kinds = {_kind_of(os.path.basename(f)) for f in files}
@@ -284,7 +297,7 @@ def read_vott(annotations: str, image_dir: str | None) -> Dataset:
         if len(files) > 1:
             raise UserError(f"--annotations={annotations}: holds several JSON files "
                             f"({', '.join(os.path.basename(f) for f in files[:3])}); point it at the *-export.json")
-        return read_vott_json(files[0], image_dir)
+        return read_vott_json(files[0], image_dir, include_masks)
     if kind == "csv":
         return read_csv(annotations, image_dir)
     return read_tfrecords(annotations)

@@ -246,19 +246,24 @@ def tensorflow_serialization(data: ExampleData) -> bytes:
         "image/object/area": feature("float", [x.area for x in o]),
         "image/object/difficult": feature("int64", [int(x.difficult) for x in o]),
     }
+    if data.with_masks:
+        features["image/object/mask"] = feature("bytes", [x.mask_png for x in o])
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString(deterministic=True)
 
 
-@pytest.mark.parametrize("objects", [
-    (),
-    (ObjectData(Box(0.1, 0.2, 0.30000001, 0.9), 1, "cat", False, 123.456, False),),
-    (ObjectData(Box(0.0, 0.0, 1.0, 1.0), 2**40, "Schäferhund 🐕", True, 1e9, True),
-     ObjectData(Box(1 / 3, 2 / 7, 0.5, 0.5), 300, "x" * 200, False, 0.5, False)),
+@pytest.mark.parametrize("objects, with_masks", [
+    ((), False),
+    ((), True),
+    ((ObjectData(Box(0.1, 0.2, 0.30000001, 0.9), 1, "cat", False, 123.456, False),), False),
+    ((ObjectData(Box(0.0, 0.0, 1.0, 1.0), 2**40, "Schäferhund 🐕", True, 1e9, True),
+      ObjectData(Box(1 / 3, 2 / 7, 0.5, 0.5), 300, "x" * 200, False, 0.5, False)), False),
+    ((ObjectData(Box(0.1, 0.2, 0.3, 0.9), 1, "cat", False, 12.0, False, mask_png=b"\x89PNG" + bytes(300)),
+      ObjectData(Box(0.0, 0.0, 1.0, 1.0), 2, "dog", True, 1e4, False, mask_png=bytes(range(200)))), True),
 ])
-def test_our_serialization_is_byte_identical_to_tensorflows(objects):
+def test_our_serialization_is_byte_identical_to_tensorflows(objects, with_masks):
     data = ExampleData(encoded=bytes(range(256)) * 700, size_bytes=179200, image_format="png", width=4032,
                        height=3024, filename="dir/ä.png", source_id="9007199254740993", sha256="ab" * 32,
-                       objects=objects)
+                       objects=objects, with_masks=with_masks)
     assert serialize_example(data) == tensorflow_serialization(data)
 
 

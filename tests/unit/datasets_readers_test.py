@@ -11,6 +11,7 @@ import dataset_fixtures as fx
 from od_tools.common.errors import UserError
 from od_tools.datasets import geometry, vott
 from od_tools.datasets.classes import resolve_label_map
+from od_tools.datasets.masks import Polygons, RunLength
 from od_tools.datasets.readers import read_dataset
 from od_tools.datasets.records import Units
 from od_tools.datasets.splits import shuffled, split_train_val, val_count
@@ -197,6 +198,39 @@ def test_structural_errors_are_one_line_and_name_the_place(tmp_path, name, text,
     with pytest.raises(UserError, match=message) as caught:
         read_dataset(fmt, path)
     assert "\n" not in str(caught.value)
+
+
+def _coco_with(segmentation) -> str:
+    return json.dumps({"images": [{"id": 1, "file_name": "x.jpg"}], "categories": [{"id": 1, "name": "a"}],
+                       "annotations": [{"id": 4, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1],
+                                        "segmentation": segmentation}]})
+
+
+@pytest.mark.parametrize("segmentation, message", [
+    ([[1, 2, "3", 4, 5, 6]], r"annotations\[0\] has 'segmentation': \[\[1, 2, \"3\".*expected polygons"),
+    ("abc", r"annotations\[0\] has 'segmentation': \"abc\", expected polygons \[\[x1, y1"),
+    ({"counts": "abc"}, r"annotations\[0\] has an RLE 'segmentation' whose 'size' is null, expected \[height, width\]"),
+    ({"counts": [1, -2], "size": [1, 1]}, r"whose 'counts' is \[1, -2\], expected a string \(compressed RLE\) or a list"),
+])
+def test_coco_segmentation_is_checked_only_when_masks_are_asked_for(tmp_path, segmentation, message):
+    path = write(tmp_path, "a.json", _coco_with(segmentation))
+    assert read_dataset("coco", path).records[0].objects[0].mask is None
+    with pytest.raises(UserError, match=message) as caught:
+        read_dataset("coco", path, include_masks=True)
+    assert "\n" not in str(caught.value)
+
+
+def test_coco_segmentation_kinds_are_read_as_stated(tmp_path):
+    polygons = read_dataset("coco", write(tmp_path, "p.json", _coco_with([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]])),
+                            include_masks=True).records[0].objects[0].mask
+    assert polygons == Polygons(((1, 2, 3, 4, 5, 6), (7, 8, 9, 10, 11, 12)))
+    rle = {"counts": [0, 5, 7], "size": [3, 4]}
+    assert read_dataset("coco", write(tmp_path, "u.json", _coco_with(rle)), include_masks=True).records[0] \
+        .objects[0].mask == RunLength((0, 5, 7), 3, 4)
+    assert read_dataset("coco", write(tmp_path, "c.json", _coco_with({"counts": "05", "size": [1, 5]})),
+                        include_masks=True).records[0].objects[0].mask == RunLength("05", 1, 5)
+    assert read_dataset("coco", write(tmp_path, "e.json", _coco_with([])), include_masks=True) \
+        .records[0].objects[0].mask is None
 
 
 def test_missing_annotations_say_which_flag(tmp_path):

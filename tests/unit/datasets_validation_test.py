@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from od_tools.datasets import masks
 from od_tools.datasets.geometry import Box
 from od_tools.datasets.records import ImageRecord, ObjectAnnotation, ReaderIssue, Units
 from od_tools.datasets.validation import KINDS, Action, ValidationContext, validate_record
@@ -187,3 +188,73 @@ def test_every_issue_kind_says_what_it_means_and_what_to_do():
     for name, kind in KINDS.items():
         assert kind.name == name and kind.meaning and kind.fix
     assert dataclasses.is_dataclass(CONTEXT)
+
+
+# Masks ----------------------------------------------------------------------------------------
+
+MASKS = dataclasses.replace(CONTEXT, include_masks=True)
+
+
+def test_decode_counts_reads_pycocotools_compressed_rle():
+    import numpy as np
+    from pycocotools import mask as coco_mask
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        pixels = (rng.random((int(rng.integers(1, 40)), int(rng.integers(1, 40)))) < rng.random()).astype(np.uint8)
+        flat = pixels.flatten(order="F")
+        runs = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [flat.size]])).tolist()
+        runs = ([0] + runs) if flat[0] else runs
+        text = coco_mask.encode(np.asfortranarray(pixels))["counts"].decode()
+        assert masks.decode_counts(text) == runs
+    with pytest.raises(ValueError, match="ends inside a number"):
+        masks.decode_counts("0P")  # "P" (48 + 0x20) says "more follows", and nothing does
+
+
+def _mask_of(processed, index=0):
+    import numpy as np
+
+    with Image.open(io.BytesIO(processed.example.objects[index].mask_png)) as png:
+        return np.asarray(png)
+
+
+def test_a_polygon_mask_is_rasterized_inside_its_box():
+    square = masks.Polygons(((10, 10, 30, 10, 30, 20, 10, 20),))
+    processed = validate_record(record(obj((10, 10, 30, 20), mask=square)), MASKS)
+    assert processed.issues == () and processed.example.with_masks
+    pixels = _mask_of(processed)
+    assert pixels.shape == (HEIGHT, WIDTH) and pixels.sum() == 20 * 10 and pixels[10:20, 10:30].all()
+
+
+@pytest.mark.parametrize("mask, kind, detail", [
+    (None, "mask_missing", "has no mask"),
+    (masks.Polygons(((1, 1, 5, 5),)), "mask_empty", "no polygon ring of 3 or more points"),
+    (masks.Polygons(((100, 1, 120, 1, 120, 9),)), "mask_empty", "covers no pixel of the 80x60 image"),
+    (masks.Polygons(((50, 30, 70, 30, 70, 50, 50, 50),)), "mask_outside_box", "only 0% of the mask's 400 pixels"),
+    (masks.RunLength((WIDTH * HEIGHT,), HEIGHT, 2 * WIDTH), "mask_size_mismatch", "RLE mask of 160x60"),
+    (masks.RunLength((5, 3), HEIGHT, WIDTH), "mask_corrupt", "add up to 8 pixels, not the image's 4800"),
+    (masks.RunLength("0P", HEIGHT, WIDTH), "mask_corrupt", "string does not decode"),
+    (masks.EncodedMask(b"\x89PNG\r\n\x1a\n broken"), "mask_corrupt", "PNG mask does not decode"),
+])
+def test_an_unusable_mask_drops_its_object_and_names_it(mask, kind, detail):
+    processed = validate_record(record(obj((8, 6, 40, 30), mask=mask), obj((0, 0, 80, 60), "dog",
+                                                                            mask=masks.RunLength((0, 4800), 60, 80))),
+                                MASKS)
+    assert kinds(processed) == [kind] and KINDS[kind].action is Action.DROPPED
+    assert detail in processed.issues[0].detail and "line 2 'cat'" in processed.issues[0].where
+    assert [o.class_text for o in processed.example.objects] == ["dog"]
+
+
+def test_short_rings_are_left_out_and_the_rest_kept():
+    mask = masks.Polygons(((10, 10, 30, 10, 30, 20, 10, 20), (1, 1, 2, 2), (40, 40, 41, 41, 42)))
+    processed = validate_record(record(obj((10, 10, 30, 20), mask=mask)), MASKS)
+    assert kinds(processed) == ["mask_ring_too_short"] and "2 of the mask's 3 polygon ring(s)" in processed.issues[0].detail
+    assert _mask_of(processed).sum() == 200
+
+
+def test_records_with_png_masks_keep_them_without_being_asked():
+    png = masks.encode_png(masks.rasterize(masks.Polygons(((8, 6, 40, 6, 40, 30),)), WIDTH, HEIGHT))
+    processed = validate_record(record(obj((8, 6, 40, 30), mask=masks.EncodedMask(png))), CONTEXT)
+    assert processed.example.with_masks and processed.example.objects[0].mask_png == png
+    plain = validate_record(record(obj((8, 6, 40, 30), mask=masks.Polygons(((8, 6, 40, 6, 40, 30),)))), CONTEXT)
+    assert not plain.example.with_masks and plain.example.objects[0].mask_png is None
