@@ -15,3 +15,12 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def first_line(error: BaseException | str, limit: int = 200) -> str:
+    """The first line of an exception's message (or of a text), at most `limit` characters: enough
+    to name the cause inside a one-line error without pasting a traceback into it."""
+    text = str(error).strip()
+    if not text and isinstance(error, BaseException):
+        return type(error).__name__
+    return text.splitlines()[0][:limit] if text else ""

@@ -74,6 +74,17 @@ TF1_ONLY = {
     "faster_rcnn_pnas": "faster_rcnn_resnet152_v1_1024x1024_coco17_tpu-8",
 }
 
+# first_stage_features_stride each TF2 Faster R-CNN extractor builds (the others raise).
+FASTER_RCNN_STRIDES = {
+    "faster_rcnn_resnet50_keras": (16,), "faster_rcnn_resnet101_keras": (16,), "faster_rcnn_resnet152_keras": (16,),
+    "faster_rcnn_inception_resnet_v2_keras": (8, 16), "faster_rcnn_resnet50_fpn_keras": (8, 16),
+    "faster_rcnn_resnet101_fpn_keras": (8, 16), "faster_rcnn_resnet152_fpn_keras": (8, 16),
+}
+
+# The TF2 zoo's two-stage starting points, for configs that cannot be carried over.
+TF2_MASK_RCNN_CONFIG = "mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8"
+TF2_FASTER_RCNN_CONFIG = "faster_rcnn_resnet50_v1_640x640_coco17_tpu-8"
+
 # The backbones' deepest level (stride 2^5): FPNs merge levels up to it top-down; levels above
 # it are strided convolutions of the one below.
 BACKBONE_MAX_LEVEL = 5

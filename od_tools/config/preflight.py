@@ -28,7 +28,8 @@ class Purpose(enum.Enum):
 
     TRAIN = "train"
     EVAL = "eval"
-    EXPORT = "export"
+    EXPORT = "export"            # to TFLite: SSD and CenterNet only
+    SERVE = "serve"              # to a SavedModel (export_saved_model): every architecture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,19 +184,85 @@ def _ssd_problems(pipeline: Pipeline, checks: Checks):
         yield Problem(f"{np_}.max_total_detections", "must be at least 1", "use e.g. 100")
 
 
+def _faster_rcnn_problems(pipeline: Pipeline, checks: Checks):
+    """What the OD API's Faster R-CNN / Mask R-CNN builder and input pipeline would refuse later."""
+    frcnn = pipeline.config.model.faster_rcnn
+    p = "model.faster_rcnn"
+    fe = frcnn.feature_extractor
+    yield from _extractor_problems("faster_rcnn", fe.type, architecture.TF2_FASTER_RCNN_EXTRACTORS)
+    yield from _resizer_sizes(frcnn, checks, "faster_rcnn")[1]
+    if frcnn.image_resizer.WhichOneof("image_resizer_oneof") == "keep_aspect_ratio_resizer":
+        keep = frcnn.image_resizer.keep_aspect_ratio_resizer
+        if keep.min_dimension > keep.max_dimension:
+            yield Problem(f"{p}.image_resizer.keep_aspect_ratio_resizer.min_dimension", f"{keep.min_dimension} is above "
+                          f"max_dimension {keep.max_dimension}", "use min_dimension <= max_dimension (the zoo's "
+                          "640x640 configs use 640 and 640, its TF1 configs 600 and 1024)")
+    strides = architecture.FASTER_RCNN_STRIDES.get(fe.type)
+    stride = fe.first_stage_features_stride
+    if strides and stride not in strides:
+        atrous = (f"; TF1's atrous configs (stride 8) have no TF2 twin: start from the TF2 zoo's "
+                  f"{architecture.TF2_MASK_RCNN_CONFIG if _predicts_masks(frcnn) else architecture.TF2_FASTER_RCNN_CONFIG}"
+                  " config" if stride == 8 else "")
+        yield Problem(f"{p}.feature_extractor.first_stage_features_stride", f"{stride}: the TF2 '{fe.type}' extractor "
+                      f"builds only {' or '.join(map(str, strides))}", f"use {strides[-1]}{atrous}")
+    if frcnn.first_stage_max_proposals < 1:
+        yield Problem(f"{p}.first_stage_max_proposals", "must be at least 1", "use e.g. 300 (the zoo's value)")
+    elif checks.purpose is Purpose.TRAIN and frcnn.second_stage_batch_size > frcnn.first_stage_max_proposals:
+        yield Problem(f"{p}.second_stage_batch_size", f"{frcnn.second_stage_batch_size} is above "
+                      f"first_stage_max_proposals {frcnn.first_stage_max_proposals}: the second stage samples its "
+                      "batch from the proposals", f"use at most {frcnn.first_stage_max_proposals}, or raise "
+                      "first_stage_max_proposals")
+    if _predicts_masks(frcnn):
+        yield from _mask_problems(pipeline, checks)
+
+
+def _predicts_masks(frcnn) -> bool:
+    predictor = frcnn.second_stage_box_predictor
+    return (predictor.WhichOneof("box_predictor_oneof") == "mask_rcnn_box_predictor"
+            and predictor.mask_rcnn_box_predictor.predict_instance_masks)
+
+
+def _mask_problems(pipeline: Pipeline, checks: Checks):
+    """A Mask R-CNN: its third stage, mask size, and the masks its input readers must load."""
+    frcnn = pipeline.config.model.faster_rcnn
+    p = "model.faster_rcnn"
+    predictor = frcnn.second_stage_box_predictor.mask_rcnn_box_predictor
+    q = f"{p}.second_stage_box_predictor.mask_rcnn_box_predictor"
+    if frcnn.number_of_stages != 3:
+        yield Problem(f"{p}.number_of_stages", f"{frcnn.number_of_stages}, but predict_instance_masks needs the third "
+                      "stage, where Mask R-CNN predicts its masks", "set number_of_stages: 3")
+    for field in ("mask_height", "mask_width"):
+        if getattr(predictor, field) < 1:
+            yield Problem(f"{q}.{field}", f"{getattr(predictor, field)} is not a mask size", "use e.g. 33 (the zoo's)")
+    readers = []
+    if checks.purpose is Purpose.TRAIN:
+        readers.append(("train_input_reader", pipeline.config.train_input_reader))
+    if checks.purpose in (Purpose.TRAIN, Purpose.EVAL) and pipeline.config.eval_input_reader:
+        readers.append(("eval_input_reader[0]", pipeline.eval_input_reader))
+    for name, reader in readers:
+        if not reader.load_instance_masks:
+            yield Problem(f"{name}.load_instance_masks", "false, but the model predicts instance masks (Mask R-CNN) "
+                          "and needs them in its input", "set load_instance_masks: true and mask_type: PNG_MASKS, "
+                          "with records written by create_tf_record --include_masks")
+    eval_config = pipeline.config.eval_config
+    if "coco_mask_metrics" in eval_config.metrics_set and not eval_config.eval_instance_masks \
+            and checks.purpose in (Purpose.TRAIN, Purpose.EVAL):
+        yield Problem("eval_config.eval_instance_masks", "false, so coco_mask_metrics would get no masks to measure",
+                      "set eval_instance_masks: true")
+
+
 def _model_problems(pipeline: Pipeline, checks: Checks):
     kind = pipeline.meta_architecture
     if checks.purpose is Purpose.EXPORT and kind not in architecture.TFLITE_META_ARCHITECTURES:
         yield Problem(f"model.{kind}", "the Object Detection API exports only SSD and CenterNet models to TFLite "
-                      "(export_tflite_graph_lib_tf2)", "export a model { ssd { ... } } or center_net config; "
-                      "for serving this model, use the SavedModel of exporter_main_v2")
+                      "(export_tflite_graph_lib_tf2)", "export a model { ssd { ... } } or center_net config to TFLite; "
+                      "serve this one as a SavedModel: ./bazelw run //od_tools:export_saved_model -- "
+                      "--pipeline_config_path=... --trained_checkpoint_dir=... --output_directory=...")
         return
     if kind == "ssd":
         yield from _ssd_problems(pipeline, checks)
     elif kind == "faster_rcnn":
-        yield from _extractor_problems(kind, pipeline.model.feature_extractor.type,
-                                       architecture.TF2_FASTER_RCNN_EXTRACTORS)
-        yield from _resizer_sizes(pipeline.model, checks, kind)[1]
+        yield from _faster_rcnn_problems(pipeline, checks)
     elif kind == "center_net":
         yield from _extractor_problems(kind, pipeline.model.feature_extractor.type,
                                        architecture.TF2_CENTER_NET_EXTRACTORS)

@@ -14,7 +14,7 @@ import os
 import re
 from typing import Iterator
 
-from od_tools.common.errors import UserError
+from od_tools.common.errors import UserError, first_line
 from od_tools.datasets.paths import expand
 from od_tools.datasets.records import Dataset, ImageRecord, ReaderIssue
 from od_tools.datasets.tf_example import parse_example
@@ -42,7 +42,7 @@ def read_serialized(path: str) -> Iterator[bytes]:
             yield record
             index += 1
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-        reason = str(e).splitlines()[0].split(";")[0]
+        reason = first_line(e, limit=1000).split(";")[0]
         raise UserError(f"{path}: record {index} is damaged ({reason}); the file is truncated or not a TFRecord: "
                         "export it again") from e
 

@@ -34,6 +34,9 @@ METRIC_NAMES = {
     "DetectionBoxes_Recall/AR@100 (medium)": "ARm",
     "DetectionBoxes_Recall/AR@100 (large)": "ARl",
 }
+# Mask R-CNN's mask metrics (coco_mask_metrics), short names prefixed "mask_".
+MASK_METRIC_NAMES = {name.replace("DetectionBoxes_", "DetectionMasks_"): f"mask_{short}"
+                     for name, short in METRIC_NAMES.items()}
 PER_CATEGORY_PREFIX = "DetectionBoxes_PerformanceByCategory/mAP/"
 PER_CATEGORY_AP50_PREFIX = "DetectionBoxes_Precision/mAP@.50IOU ByCategory/"
 NO_GROUNDTRUTH = -1.0  # pycocotools' value of a metric with nothing to measure (e.g. a class absent from the images)
@@ -48,6 +51,7 @@ class GroundTruth:
     classes: np.ndarray  # [N] label map ids
     is_crowd: np.ndarray | None = None  # [N] bool
     area: np.ndarray | None = None  # [N] pixels (e.g. mask area from COCO); default: box area
+    masks: np.ndarray | None = None  # [N, height, width] 0/1 instance masks, when the records hold them
 
 
 def _pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -59,8 +63,9 @@ def _by_category(od_api_metrics: Mapping[str, float], prefix: str) -> dict[str, 
 
 
 def short_metrics(od_api_metrics: Mapping[str, float]) -> dict:
-    """The OD API's metric names -> AP, AP50, ... (+ `per_category_AP`, `per_category_AP50` by class name)."""
-    metrics: dict = {short: float(od_api_metrics[name]) for name, short in METRIC_NAMES.items()
+    """The OD API's metric names -> AP, AP50, ... (+ `per_category_AP`, `per_category_AP50` by class
+    name; mask_AP, mask_AP50, ... where there are mask metrics)."""
+    metrics: dict = {short: float(od_api_metrics[name]) for name, short in (METRIC_NAMES | MASK_METRIC_NAMES).items()
                      if name in od_api_metrics}
     for key, prefix in (("per_category_AP", PER_CATEGORY_PREFIX), ("per_category_AP50", PER_CATEGORY_AP50_PREFIX)):
         per_category = _by_category(od_api_metrics, prefix)
@@ -143,5 +148,32 @@ def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detect
             values = {name: 0.0 if i in present else NO_GROUNDTRUTH for i, name in categories.items()}
             metrics["per_category_AP"], metrics["per_category_AP50"] = values, dict(values)
         return metrics
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
+        return short_metrics(evaluator.evaluate())
+
+
+def mask_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detections],
+                 categories: dict[int, str]) -> dict:
+    """mask_AP, mask_AP50, ... from the OD API's COCO mask evaluator (what `coco_mask_metrics`
+    runs): each detection's box mask placed on its image (`Detections.image_masks`) against the
+    records' instance masks. Needs ground-truth masks for every image and detections with masks."""
+    if len(detections) != len(groundtruth):
+        raise ValueError(f"{len(detections)} detections for {len(groundtruth)} images: give one per image")
+    evaluator = coco_evaluation.CocoMaskEvaluator([{"id": i, "name": name} for i, name in sorted(categories.items())])
+    for gt in groundtruth:
+        masks = np.zeros((0, gt.height, gt.width), np.uint8) if gt.masks is None else gt.masks
+        info = {fields.InputDataFields.groundtruth_boxes: _pixels(gt.boxes, gt.height, gt.width),
+                fields.InputDataFields.groundtruth_classes: np.asarray(gt.classes, np.int32).reshape(-1),
+                fields.InputDataFields.groundtruth_instance_masks: np.asarray(masks, np.uint8)}
+        if gt.is_crowd is not None:
+            info[fields.InputDataFields.groundtruth_is_crowd] = np.asarray(gt.is_crowd, np.int32).reshape(-1)
+        evaluator.add_single_ground_truth_image_info(gt.image_id, info)
+    for gt, det in zip(groundtruth, detections):
+        evaluator.add_single_detected_image_info(gt.image_id, {
+            fields.DetectionResultFields.detection_scores: np.asarray(det.scores, np.float32).reshape(-1),
+            fields.DetectionResultFields.detection_classes: np.asarray(det.classes, np.int32).reshape(-1),
+            fields.DetectionResultFields.detection_masks: det.image_masks(gt.height, gt.width).astype(np.uint8)})
+    if not any(len(d) for d in detections):
+        return {name: 0.0 for name in MASK_METRIC_NAMES.values()}
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its table
         return short_metrics(evaluator.evaluate())

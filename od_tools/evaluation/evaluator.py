@@ -17,7 +17,7 @@ import numpy as np
 from od_tools.common.files import write_text_atomic
 from od_tools.common.progress import Progress
 from od_tools.config import Pipeline
-from od_tools.evaluation.coco import METRIC_NAMES, PER_CATEGORY_PREFIX, coco_metrics
+from od_tools.evaluation.coco import MASK_METRIC_NAMES, METRIC_NAMES, PER_CATEGORY_PREFIX, coco_metrics, mask_metrics
 from od_tools.evaluation.examples import Example, read_examples, same_size_batches
 from od_tools.evaluation.render import RenderOptions, draw_detections
 from od_tools.modeling import Detections
@@ -30,6 +30,7 @@ class EvalSettings:
     num_examples: int = 0  # 0: all
     sample_1_of_n: int = 1
     per_category: bool = False
+    masks: bool = False  # the records hold instance masks (eval_input_reader.load_instance_masks): mask AP too
     num_render: int = 0
     render_dir: str = ""
     render: RenderOptions = RenderOptions()
@@ -44,6 +45,7 @@ class EvalSettings:
             num_examples=ev.num_examples if ev.HasField("num_examples") else 0,
             sample_1_of_n=max(1, pipeline.eval_input_reader.sample_1_of_n_examples),
             per_category=ev.include_metrics_per_category,
+            masks=pipeline.eval_input_reader.load_instance_masks,
             num_render=ev.num_visualizations if ev.visualization_export_dir else 0,
             render_dir=pipeline.resolve(ev.visualization_export_dir),
             render=RenderOptions(min_score=ev.min_score_threshold, max_boxes=ev.max_num_boxes_to_visualize,
@@ -87,7 +89,7 @@ def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -
     began = time.monotonic()
     groundtruth, detections, rendered, images = [], [], [], []
     examples = read_examples(settings.input_paths, num_examples=settings.num_examples,
-                             sample_1_of_n=settings.sample_1_of_n)
+                             sample_1_of_n=settings.sample_1_of_n, masks=settings.masks)
     with Progress("eval", total=settings.num_examples or None, unit="images") as progress:
         for batch in same_size_batches(examples, settings.batch_size):
             outputs = detect(np.stack([e.image for e in batch]))
@@ -100,6 +102,8 @@ def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -
     if not groundtruth:
         raise ValueError(f"no evaluation examples in {list(settings.input_paths)}")
     metrics = coco_metrics(groundtruth, detections, labels, per_category=settings.per_category)
+    if settings.masks and any(found.masks is not None for found in detections):
+        metrics |= mask_metrics(groundtruth, detections, labels)
     return EvalResult(metrics, len(groundtruth), time.monotonic() - began, rendered, images)
 
 
@@ -132,7 +136,7 @@ def write_summaries(result: EvalResult, logdir: str, step: int) -> None:
 
     writer = tf.summary.create_file_writer(logdir)
     with writer.as_default(step=step):
-        for od_api_name, name in METRIC_NAMES.items():  # the names the OD API's eval loop writes
+        for od_api_name, name in (METRIC_NAMES | MASK_METRIC_NAMES).items():  # the names the OD API writes
             if name in result.metrics:
                 tf.summary.scalar(od_api_name, result.metrics[name])
         for name, value in result.metrics.get("per_category_AP", {}).items():

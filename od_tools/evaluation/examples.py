@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 from object_detection.core import standard_fields as fields
 from object_detection.data_decoders import tf_example_decoder
+from object_detection.protos import input_reader_pb2
 
 from od_tools.evaluation.coco import GroundTruth
 
@@ -35,14 +36,17 @@ def matched_files(input_path: str | Sequence[str]) -> list[str]:
     return sorted({f for pattern in input_patterns(input_path) for f in tf.io.gfile.glob(pattern)})
 
 
-def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of_n: int = 1) -> Iterator[Example]:
-    """Examples in file order; every n-th one with `sample_1_of_n`, at most `num_examples` (0: all)."""
+def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of_n: int = 1,
+                  masks: bool = False) -> Iterator[Example]:
+    """Examples in file order; every n-th one with `sample_1_of_n`, at most `num_examples` (0: all);
+    with `masks`, their instance masks (image/object/mask PNGs, as --include_masks writes them)."""
     dataset = tf.data.TFRecordDataset(matched_files(patterns))
     if sample_1_of_n > 1:
         dataset = dataset.shard(sample_1_of_n, 0)
     if num_examples > 0:
         dataset = dataset.take(num_examples)
-    decoder = tf_example_decoder.TfExampleDecoder()
+    decoder = tf_example_decoder.TfExampleDecoder(load_instance_masks=masks,
+                                                  instance_mask_type=input_reader_pb2.PNG_MASKS)
     dataset = dataset.map(decoder.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     for index, decoded in enumerate(dataset.prefetch(tf.data.AUTOTUNE)):
         image = decoded[_FIELDS.image].numpy()
@@ -56,7 +60,8 @@ def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of
                 boxes=decoded[_FIELDS.groundtruth_boxes].numpy(),
                 classes=decoded[_FIELDS.groundtruth_classes].numpy(),
                 is_crowd=decoded[_FIELDS.groundtruth_is_crowd].numpy(),
-                area=decoded[_FIELDS.groundtruth_area].numpy()))
+                area=decoded[_FIELDS.groundtruth_area].numpy(),
+                masks=decoded[_FIELDS.groundtruth_instance_masks].numpy().astype(np.uint8) if masks else None))
 
 
 def same_size_batches(examples: Iterator[Example], batch_size: int) -> Iterator[list[Example]]:

@@ -18,6 +18,7 @@ _EXPORTS = {
     "Quantization": "od_tools.export.convert",
     "parse_quantizations": "od_tools.export.convert",
     "ExportReport": "od_tools.export.report",
+    "export_saved_model": "od_tools.export.saved_model",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -34,7 +34,7 @@ import tensorflow as tf
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
-from od_tools.common.errors import UserError
+from od_tools.common.errors import UserError, first_line
 from od_tools.common.files import atomic_dir
 from od_tools.export import images, metadata, parity, readiness, report, runtime, tflite_model
 from od_tools.export.exporter import finish_tflite
@@ -228,8 +228,7 @@ def convert_frozen_graph(graph: FrozenGraph, options: FrozenGraphOptions, scratc
     try:
         return bytes(converter.convert())
     except Exception as e:  # the converter's errors are long MLIR dumps: keep the first line
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"the TFLite converter refused the graph: {first}") from e
+        raise UserError(f"the TFLite converter refused the graph: {first_line(e, limit=1000)}") from e
 
 
 def _detect_all(model: bytes, pixels: Sequence[np.ndarray], options: FrozenGraphOptions):

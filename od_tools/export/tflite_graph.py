@@ -136,14 +136,15 @@ def export_tflite_graph(config: PipelineProto, prefix: str, export_dir: str, max
     return model_input
 
 
-def export_inference_graph(config: PipelineProto, prefix: str, output_dir: str) -> str:
+def export_inference_graph(config: PipelineProto, prefix: str, output_dir: str,
+                           input_type: str = "image_tensor") -> str:
     """exporter_main_v2's export into output_dir (saved_model/, checkpoint/, pipeline.config)."""
     with tempfile.TemporaryDirectory(prefix="od_ckpt_") as state_dir:
         # The exporter restores the newest checkpoint of a folder: a state file naming this one.
         with open(os.path.join(state_dir, "checkpoint"), "w", encoding="utf-8") as f:
             f.write(f'model_checkpoint_path: "{os.path.abspath(prefix)}"\n')
         try:
-            exporter_lib_v2.export_inference_graph("image_tensor", config, state_dir, output_dir)
+            exporter_lib_v2.export_inference_graph(input_type, config, state_dir, output_dir)
         except (AssertionError, ValueError) as e:  # unfilled or mis-shaped model variables
             raise does_not_fit(prefix, e) from e
     return os.path.join(output_dir, INFERENCE_DIR)

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from od_tools.common.errors import UserError
+from od_tools.common.errors import UserError, first_line
 from od_tools.config import checkpoints
 from od_tools.label_map import ANDROID_LABELS_FILE, LabelMapError, parse_android_labels, read_label_map
 from od_tools.modeling import Detections
@@ -196,7 +196,7 @@ def _load_tflite(path: str, spec: ModelSpec) -> Model:
         detector = runtime.TFLiteDetector(model_bytes, runtime.Interpreter(spec.interpreter), spec.num_threads,
                                           input_mean=info.mean, input_std=info.std)
     except ValueError as e:
-        raise UserError(f"--model {path}: the TFLite interpreter cannot load it: {str(e).splitlines()[0]}") from None
+        raise UserError(f"--model {path}: the TFLite interpreter cannot load it: {first_line(e, limit=1000)}") from None
     height, width = detector.input_height, detector.input_width
     return Model(source=path, form=ModelForm.TFLITE, labels=_resolve_labels(labels, spec, num_classes),
                  min_score=facts.min_score, input_size=(height, width), num_classes=num_classes,

@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from od_tools.common.errors import UserError
+from od_tools.common.errors import UserError, first_line
 from od_tools.evaluation.coco import GroundTruth
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
@@ -142,7 +142,7 @@ def _image_pictures(item: Input, index: int) -> Iterator[Picture]:
     try:
         yield Picture(index, item, item.name, read_image(item.path))
     except (OSError, ValueError, SyntaxError) as e:  # PIL: UnidentifiedImageError, truncated, bad header
-        yield Picture(index, item, item.name, None, error=f"cannot read the image: {str(e).splitlines()[0]}")
+        yield Picture(index, item, item.name, None, error=f"cannot read the image: {first_line(e, limit=1000)}")
 
 
 def _video_pictures(item: Input, index: int) -> Iterator[Picture]:
@@ -183,7 +183,7 @@ def _record_pictures(item: Input, index: int) -> Iterator[Picture]:
         except StopIteration:
             return
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-            raise UserError(f"{item.path}: record {position} cannot be read ({e.message.splitlines()[0]}); check "
+            raise UserError(f"{item.path}: record {position} cannot be read ({first_line(e.message, limit=1000)}); check "
                             "the file with inspect_tf_record") from None
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.splitext(example.source_id)[0])[:80].strip("._") or "image"
         truth = dataclasses.replace(example.groundtruth, image_id=index + position + 1)

@@ -65,7 +65,8 @@ class Detections:
         return out
 
 
-def _detections(outputs: dict) -> Detections:
+def detections_of(outputs: dict) -> Detections:
+    """The first image's detections in a serving signature's outputs (numpy, batch first)."""
     n = int(outputs["num_detections"][0])
     masks = outputs.get("detection_masks")
     return Detections(np.asarray(outputs["detection_boxes"][0, :n], np.float32),
@@ -114,9 +115,12 @@ class Detector:
         dtype = spec.dtype
         return cls(lambda images: signature(**{input_name: tf.cast(images, dtype)}), loaded)
 
+    def outputs(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output of the module for one image (batch of one), raw pre-NMS ones included."""
+        return {k: v.numpy() for k, v in self._serve(tf.convert_to_tensor(image[np.newaxis], tf.uint8)).items()}
+
     def detect(self, image: np.ndarray) -> Detections:
-        outputs = self._serve(tf.convert_to_tensor(image[np.newaxis], tf.uint8))
-        return _detections({k: v.numpy() for k, v in outputs.items()})
+        return detections_of(self.outputs(image))
 
     def __call__(self, images: np.ndarray) -> list[Detections]:
         """Detections for each image of a batch (the exported module takes one at a time)."""

@@ -12,7 +12,7 @@ import hashlib
 import tensorflow as tf
 from object_detection.builders import model_builder
 
-from od_tools.common.errors import UserError
+from od_tools.common.errors import UserError, first_line
 from od_tools.config import PipelineProto, fixed_input_size
 
 
@@ -41,7 +41,7 @@ def build_model(config: PipelineProto, is_training: bool = False):
 def does_not_fit(prefix: str, error: Exception) -> CheckpointRestoreError:
     """The one-line error for a checkpoint of another model (unfilled or mis-shaped variables)."""
     return CheckpointRestoreError(
-        f"{prefix}: does not fit the model this pipeline config describes ({str(error).splitlines()[0][:160]}); "
+        f"{prefix}: does not fit the model this pipeline config describes ({first_line(error, limit=160)}); "
         "use the pipeline.config the checkpoint was trained with")
 
 
@@ -108,6 +108,5 @@ def check_complete(prefix: str) -> None:
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
     except (tf.errors.OpError, ValueError, IndexError, OSError) as e:  # IndexError: truncated data
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointRestoreError(f"{prefix}: the checkpoint is partial or corrupt ({first_line[:160]}); copy the "
-                                     "whole checkpoint (ckpt-N.index and every ckpt-N.data-* file)") from e
+        raise CheckpointRestoreError(f"{prefix}: the checkpoint is partial or corrupt ({first_line(e, limit=160)}); "
+                                     "copy the whole checkpoint (ckpt-N.index and every ckpt-N.data-* file)") from e

@@ -128,3 +128,21 @@ def test_the_per_class_chart_is_a_picture_with_a_bar_per_model_and_class(tmp_pat
     orange = np.all(np.abs(image - (255, 127, 14)) < 12, axis=-1).sum()
     assert blue > 2 * orange > 0
     assert [p.name for p in tmp_path.iterdir()] == ["chart.png"]  # no temporary left
+
+
+def test_mask_ap_scores_the_box_masks_placed_on_the_image():
+    from od_tools.evaluation.coco import mask_metrics
+
+    truth = np.zeros((1, 40, 40), np.uint8)
+    truth[0, 10:30, 10:30] = 1
+    groundtruth = [GroundTruth(image_id=1, height=40, width=40, boxes=np.array([[0.25, 0.25, 0.75, 0.75]]),
+                               classes=np.array([1]), masks=truth)]
+    box = np.array([[0.25, 0.25, 0.75, 0.75]], np.float32)
+    full = Detections(box, np.array([1]), np.array([0.9], np.float32), masks=np.ones((1, 8, 8), np.float32))
+    assert mask_metrics(groundtruth, [full], {1: "a"})["mask_AP"] == pytest.approx(1.0)
+    half = np.ones((1, 8, 8), np.float32)
+    half[0, :, 4:] = 0.0  # the left half of the object: mask IoU 0.5
+    metrics = mask_metrics(groundtruth, [Detections(box, np.array([1]), np.array([0.9], np.float32), masks=half)],
+                           {1: "a"})
+    assert metrics["mask_AP50"] == pytest.approx(1.0) and metrics["mask_AP"] < 0.2
+    assert set(metrics) >= {"mask_AP", "mask_AP50", "mask_AP75", "mask_AR@100"} and "AP" not in metrics

@@ -375,3 +375,50 @@ def test_the_report_names_classes_with_too_few_calibration_images():
     assert "Too few (< 10) for int8 to set its ranges from: class1 (9), class2 (0)" in table
     assert "Too few" not in dataclasses.replace(report, calibration_per_class={"class0": 10}).table()
     assert report.to_json()["calibration_per_class"] == {"class0": 60, "class1": 9, "class2": 0}
+
+
+# ---- export_saved_model's reload check ---------------------------------------------------------
+
+def _outputs(boxes, classes, scores, masks=None, raw_scores=None) -> dict:
+    outputs = {"detection_boxes": np.array([boxes], np.float32), "detection_classes": np.array([classes], np.float32),
+               "detection_scores": np.array([scores], np.float32), "num_detections": np.array([len(scores)], np.float32)}
+    if masks is not None:
+        outputs["detection_masks"] = np.array([masks], np.float32)
+    if raw_scores is not None:
+        outputs["raw_detection_scores"] = np.array([raw_scores], np.float32)
+    return outputs
+
+
+BOXES = [[0.1, 0.1, 0.5, 0.5], [0.2, 0.3, 0.9, 0.8]]
+
+
+def test_the_reload_check_passes_the_same_detections_in_another_order():
+    from od_tools.export.saved_model import compare as serve_compare
+
+    masks = np.random.default_rng(0).random((2, 4, 4))
+    mine = _outputs(BOXES, [1, 2], [0.9, 0.4], masks, raw_scores=[[0.1, 0.9], [0.5, 0.5]])
+    theirs = _outputs(BOXES[::-1], [2, 1], [0.4, 0.9], masks[::-1], raw_scores=[[0.1, 0.9], [0.5, 0.5]])
+    check = serve_compare([mine], [theirs], "image_tensor")
+    assert check.passed and check.detections == 2 and check.max_mask_difference == 0.0
+    assert check.max_raw_difference == 0.0 and check.to_json()["passed"] is True
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda o: o["detection_scores"].__setitem__((0, 1), 0.45), "image 0: the checkpoint's detection 1 (class 2, "
+                                                                 "score 0.4000) is not among the SavedModel's"),
+    (lambda o: o["detection_classes"].__setitem__((0, 0), 2), "detection 0 (class 1, score 0.9000) is not among"),
+    (lambda o: o["detection_boxes"].__setitem__((0, 0, 2), 0.6), "detection 0 (class 1"),
+    (lambda o: o["detection_masks"].__setitem__((0, 0, 1, 1), 5.0), "masks differ by up to"),
+    (lambda o: o.pop("detection_masks"), "the checkpoint predicts masks, the SavedModel outputs none"),
+    (lambda o: o["raw_detection_scores"].__setitem__((0, 0, 0), 0.7), "pre-NMS outputs (raw_detection_boxes, "
+                                                                      "raw_detection_scores) differ by up to 0.6"),
+])
+def test_the_reload_check_names_the_first_disagreement(change, problem):
+    from od_tools.export.saved_model import compare as serve_compare
+
+    masks = np.zeros((2, 4, 4))
+    mine = _outputs(BOXES, [1, 2], [0.9, 0.4], masks, raw_scores=[[0.1, 0.9], [0.5, 0.5]])
+    theirs = _outputs(BOXES, [1, 2], [0.9, 0.4], masks, raw_scores=[[0.1, 0.9], [0.5, 0.5]])
+    change(theirs)
+    check = serve_compare([mine], [theirs], "tf_example")
+    assert not check.passed and problem in check.problem

@@ -216,6 +216,25 @@ def test_a_tf1_config_runs_as_its_keras_twin_with_notes(data_dir):
     assert "2 problem(s)" in str(error.value) and "(--strict)" in str(error.value)
 
 
+def test_the_walkthroughs_tf1_faster_rcnn_runs_as_its_keras_twin(data_dir):
+    config = config_path("faster_rcnn_resnet101_coco_tf1")
+    overrides = data_overrides(data_dir, "faster_rcnn") + ["train_config.from_detection_checkpoint=false"]
+    prepared = prepare(config, overrides, checks=Checks(Purpose.TRAIN))
+    assert prepared.config.model.faster_rcnn.feature_extractor.type == "faster_rcnn_resnet101_keras"
+    assert prepared.notes[0].startswith("model.faster_rcnn.feature_extractor.type: 'faster_rcnn_resnet101' is the TF1")
+
+
+def test_the_walkthroughs_tf1_atrous_mask_rcnn_names_the_tf2_config_to_start_from(data_dir):
+    config = config_path("mask_rcnn_resnet50_atrous_coco_tf1")
+    overrides = data_overrides(data_dir, "faster_rcnn") + ["train_config.from_detection_checkpoint=false"]
+    with pytest.raises(PreflightError) as error:
+        prepare(config, overrides, checks=Checks(Purpose.TRAIN))
+    assert "model.faster_rcnn.feature_extractor.first_stage_features_stride: 8: the TF2 'faster_rcnn_resnet50_keras' " \
+           "extractor builds only 16; use 16; TF1's atrous configs (stride 8) have no TF2 twin: start from the TF2 " \
+           "zoo's mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8 config" in str(error.value)
+    assert "1 problem(s)" in str(error.value)
+
+
 def test_a_tf1_only_extractor_names_the_nearest_tf2_config(data_dir):
     problems = problems_of(TF1, tf1_overrides(data_dir) + ["model.ssd.feature_extractor.type=ssd_mobilenet_v3_large"])
     assert problems == ["model.ssd.feature_extractor.type: 'ssd_mobilenet_v3_large' is a TF1-only (slim) feature "
@@ -238,9 +257,49 @@ def test_faster_rcnn_trains_but_does_not_export_to_tflite(data_dir, tmp_path):
     overrides = data_overrides(data_dir, "faster_rcnn")[:5]
     assert problems_of(str(path), overrides) == []
     problems = problems_of(str(path), overrides, purpose=Purpose.EXPORT)
-    assert problems == ["model.faster_rcnn: the Object Detection API exports only SSD and CenterNet models to TFLite "
-                        "(export_tflite_graph_lib_tf2); export a model { ssd { ... } } or center_net config; for "
-                        "serving this model, use the SavedModel of exporter_main_v2"]
+    assert len(problems) == 1 and problems[0].startswith(
+        "model.faster_rcnn: the Object Detection API exports only SSD and CenterNet models to TFLite "
+        "(export_tflite_graph_lib_tf2); export a model { ssd { ... } } or center_net config to TFLite; serve this "
+        "one as a SavedModel: ./bazelw run //od_tools:export_saved_model -- --pipeline_config_path=")
+    assert problems_of(str(path), overrides, purpose=Purpose.SERVE) == []
+
+
+TWO_STAGE = ("faster_rcnn_resnet50_v1_640x640", "mask_rcnn_inception_resnet_v2_1024x1024")
+
+
+@pytest.mark.parametrize("name", TWO_STAGE)
+def test_two_stage_zoo_configs_validate_unchanged_but_for_data_paths(name, data_dir):
+    for purpose in (Purpose.TRAIN, Purpose.EVAL, Purpose.SERVE):
+        assert problems_of(config_path(name), data_overrides(data_dir, "faster_rcnn"), purpose=purpose) == []
+
+
+MASK_RCNN = config_path("mask_rcnn_inception_resnet_v2_1024x1024")
+FRCNN = "model.faster_rcnn"
+
+
+@pytest.mark.parametrize("config, override, expected", [
+    (MASK_RCNN, "train_input_reader.load_instance_masks=false",
+     "train_input_reader.load_instance_masks: false, but the model predicts instance masks (Mask R-CNN) and needs "
+     "them in its input; set load_instance_masks: true and mask_type: PNG_MASKS, with records written by "
+     "create_tf_record --include_masks"),
+    (MASK_RCNN, "eval_input_reader[0].load_instance_masks=false", "eval_input_reader[0].load_instance_masks: false"),
+    (MASK_RCNN, f"{FRCNN}.number_of_stages=2", f"{FRCNN}.number_of_stages: 2, but predict_instance_masks needs the third"),
+    (MASK_RCNN, f"{FRCNN}.second_stage_box_predictor.mask_rcnn_box_predictor.mask_height=0",
+     f"{FRCNN}.second_stage_box_predictor.mask_rcnn_box_predictor.mask_height: 0 is not a mask size"),
+    (MASK_RCNN, "eval_config.eval_instance_masks=false", "eval_config.eval_instance_masks: false, so coco_mask_metrics"),
+    (config_path("faster_rcnn_resnet50_v1_640x640"), f"{FRCNN}.second_stage_batch_size=400",
+     f"{FRCNN}.second_stage_batch_size: 400 is above first_stage_max_proposals 300: the second stage samples its "
+     "batch from the proposals; use at most 300, or raise first_stage_max_proposals"),
+    (config_path("faster_rcnn_resnet50_v1_640x640"), f"{FRCNN}.image_resizer.keep_aspect_ratio_resizer.min_dimension=800",
+     f"{FRCNN}.image_resizer.keep_aspect_ratio_resizer.min_dimension: 800 is above max_dimension 640"),
+    (config_path("faster_rcnn_resnet50_v1_640x640"), f"{FRCNN}.feature_extractor.first_stage_features_stride=8",
+     f"{FRCNN}.feature_extractor.first_stage_features_stride: 8: the TF2 'faster_rcnn_resnet50_keras' extractor builds "
+     "only 16; use 16; TF1's atrous configs (stride 8) have no TF2 twin: start from the TF2 zoo's "
+     "faster_rcnn_resnet50_v1_640x640_coco17_tpu-8 config"),
+])
+def test_two_stage_mistakes_are_found_before_training(config, override, expected, data_dir):
+    problems = problems_of(config, data_overrides(data_dir, "faster_rcnn") + [override])
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
 
 
 def test_architecture_tables_match_what_the_od_api_builds():
