@@ -15,7 +15,6 @@ writes nothing.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import subprocess
@@ -30,10 +29,8 @@ from od_tools.common.errors import UserError, first_line
 from od_tools.common.files import atomic_dir
 from od_tools.config import Prepared, checkpoints
 from od_tools.modeling import Detections, Detector, check_complete, load_model
-from od_tools.modeling.detector import detections_of
+from od_tools.modeling.detector import INPUT_TYPES, detections_of, serving_input
 
-# exporter_main_v2's --input_type values, in its order.
-INPUT_TYPES = ("image_tensor", "encoded_image_string_tensor", "tf_example", "float_image_tensor")
 CHECK_JSON = "serve_check.json"
 # Served and in-memory detections are the same graph on the same CPU; what may differ is the
 # order of float additions across threads, far below these.
@@ -176,30 +173,6 @@ def export_saved_model(prepared: Prepared, trained_checkpoint: str, output_direc
 
 # The fresh process ------------------------------------------------------------------------------
 
-def _png(picture: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _served_input(picture: np.ndarray, input_type: str):
-    """One picture as `input_type` takes it (exporter_lib_v2's four input modules)."""
-    import tensorflow as tf
-
-    if input_type == "image_tensor":
-        return tf.constant(picture[np.newaxis], tf.uint8)
-    if input_type == "float_image_tensor":
-        return tf.constant(picture[np.newaxis], tf.float32)
-    encoded = _png(picture)
-    if input_type == "encoded_image_string_tensor":
-        return tf.constant([encoded])
-    feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
-               "image/format": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"png"]))}
-    return tf.constant([tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()])
-
-
 def main(argv: list[str]) -> int:
     import tensorflow as tf
 
@@ -209,7 +182,7 @@ def main(argv: list[str]) -> int:
     outputs: dict[str, np.ndarray] = {}
     with np.load(images_npz) as pictures:
         for i, key in enumerate(sorted(pictures.files, key=lambda name: int(name.split("_")[1]))):
-            served = signature(**{input_name: _served_input(pictures[key], input_type)})
+            served = signature(**{input_name: serving_input(pictures[key], input_type)})
             outputs |= {f"{name}/{i}": value.numpy() for name, value in served.items()}
     np.savez(out_npz, **outputs)
     return 0

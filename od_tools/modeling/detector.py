@@ -22,6 +22,8 @@ from od_tools.modeling.model import load_model
 
 # What every detector's serving signature returns (exporter_lib_v2's postprocessed outputs).
 OUTPUT_KEYS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
+# exporter_main_v2's --input_type values, in its order: what a SavedModel's serving_default takes.
+INPUT_TYPES = ("image_tensor", "encoded_image_string_tensor", "tf_example", "float_image_tensor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,43 @@ def detections_of(outputs: dict) -> Detections:
                       None if masks is None else np.asarray(masks[0, :n], np.float32))
 
 
+def _png(picture: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def serving_input(picture: np.ndarray, input_type: str) -> tf.Tensor:
+    """One uint8 RGB picture as a SavedModel of `input_type` takes it (exporter_lib_v2's four input
+    modules): pixels, PNG bytes (lossless, so the model sees the same pixels) or a tf.Example."""
+    if input_type == "image_tensor":
+        return tf.constant(picture[np.newaxis], tf.uint8)
+    if input_type == "float_image_tensor":
+        return tf.constant(picture[np.newaxis], tf.float32)
+    encoded = _png(picture)
+    if input_type == "encoded_image_string_tensor":
+        return tf.constant([encoded])
+    feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+               "image/format": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"png"]))}
+    return tf.constant([tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()])
+
+
+def _input_type(signature) -> str:
+    """Which of exporter_lib_v2's input modules a serving signature is: its input's dtype tells
+    pixels from strings, a ParseExample op in its graph tf.Examples from encoded images."""
+    (spec,) = signature.structured_input_signature[1].values()
+    if spec.dtype != tf.string:
+        return "image_tensor" if spec.dtype == tf.uint8 else "float_image_tensor"
+    graph = signature.graph.as_graph_def()
+    ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
+    return "tf_example" if any(op.startswith(("ParseExample", "ParseSingleExample")) for op in ops) else \
+        "encoded_image_string_tensor"
+
+
 class Detector:
     """Runs uint8 RGB images ([H, W, 3], any size) and returns `Detections` for each."""
 
@@ -95,8 +134,8 @@ class Detector:
 
     @classmethod
     def from_saved_model(cls, path: str) -> "Detector":
-        """A SavedModel written by exporter_lib_v2 (`exporter_main_v2.py --input_type=image_tensor`,
-        or `float_image_tensor`: the same pixels as floats)."""
+        """A SavedModel written by exporter_lib_v2 (`exporter_main_v2.py`, any `--input_type`: each
+        picture is given as the pixels, PNG bytes or a tf.Example it takes)."""
         loaded = tf.saved_model.load(path)
         signature = loaded.signatures.get("serving_default")
         if signature is None:
@@ -108,12 +147,13 @@ class Detector:
         if spec is None or len(inputs) != 1 or missing:
             raise UserError(f"{path}: its serving_default signature is not a detector's (inputs {sorted(inputs)}, "
                             f"missing outputs {missing}); give a detector exported by exporter_main_v2 or export_tflite")
-        if spec.dtype not in (tf.uint8, tf.float32) or spec.shape.rank != 4:
-            raise UserError(f"{path}: its serving_default takes {spec.dtype.name} {input_name} of shape {spec.shape} "
-                            "(exporter_main_v2 --input_type=encoded_image_string_tensor or tf_example); re-export "
-                            "with --input_type=image_tensor, which takes decoded images")
-        dtype = spec.dtype
-        return cls(lambda images: signature(**{input_name: tf.cast(images, dtype)}), loaded)
+        pixels = spec.dtype in (tf.uint8, tf.float32) and spec.shape.rank == 4
+        if not pixels and not (spec.dtype == tf.string and spec.shape.rank == 1):
+            raise UserError(f"{path}: its serving_default takes {spec.dtype.name} {input_name} of shape {spec.shape}, "
+                            "no input exporter_main_v2 writes; export it with od_tools:export_saved_model")
+        input_type = _input_type(signature)
+        return cls(lambda images: signature(**{input_name: serving_input(np.asarray(images)[0], input_type)}),
+                   loaded)
 
     def outputs(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """Every output of the module for one image (batch of one), raw pre-NMS ones included."""
