@@ -121,7 +121,7 @@ def compare(reference_outputs: Sequence[dict], served_outputs: Sequence[dict], i
 
 
 def _served_in_fresh_process(saved_model: Path, input_type: str, pictures: Sequence[np.ndarray],
-                             scratch: Path) -> list[dict[str, np.ndarray]]:
+                             scratch: Path, where: str) -> list[dict[str, np.ndarray]]:
     images_npz, out_npz = scratch / "images.npz", scratch / "served.npz"
     np.savez(images_npz, *pictures)
     args = [sys.executable, "-m", "od_tools.export.saved_model", str(saved_model), input_type, str(images_npz),
@@ -130,7 +130,7 @@ def _served_in_fresh_process(saved_model: Path, input_type: str, pictures: Seque
     result = subprocess.run(args, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
-        raise UserError(f"{saved_model}: the exported SavedModel does not load or run in a fresh process "
+        raise UserError(f"{where}: the exported SavedModel does not load or run in a fresh process "
                         f"({first_line(last)}); nothing was written")
     outputs: list[dict[str, np.ndarray]] = [{} for _ in pictures]
     with np.load(out_npz) as served:
@@ -162,10 +162,10 @@ def export_saved_model(prepared: Prepared, trained_checkpoint: str, output_direc
     reference = [reference_model.outputs(picture) for picture in pictures]
     with atomic_dir(output_directory) as out, tempfile.TemporaryDirectory(prefix="od_serve_check_") as scratch:
         saved_model = Path(tflite_graph.export_inference_graph(prepared.config, prefix, str(out), input_type))
-        check = compare(reference, _served_in_fresh_process(saved_model, input_type, pictures, Path(scratch)),
-                        input_type)
+        served = _served_in_fresh_process(saved_model, input_type, pictures, Path(scratch), output_directory)
+        check = compare(reference, served, input_type)
         if not check.passed:
-            raise UserError(f"{saved_model}: the exported SavedModel does not serve what checkpoint {prefix} "
+            raise UserError(f"{output_directory}: the exported SavedModel does not serve what checkpoint {prefix} "
                             f"computes ({check.problem}); nothing was written")
         (out / CHECK_JSON).write_text(json.dumps(check.to_json(), indent=2) + "\n", encoding="utf-8")
     return check
