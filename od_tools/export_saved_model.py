@@ -48,13 +48,8 @@ def main(argv: Sequence[str]) -> None:
                         "has a pipeline.config beside it)")
     checkpoint = cli.workspace_path(_CHECKPOINT.value)
     located = checkpoints.resolve(checkpoint, "--trained_checkpoint_dir")
-    if FLAGS.pipeline_config_path:
-        pipeline_path = cli.workspace_path(FLAGS.pipeline_config_path)
-    elif located.pipeline_config:
-        pipeline_path = located.pipeline_config
-    else:
-        raise UserError(f"--trained_checkpoint_dir {checkpoint}: no pipeline.config beside the checkpoint; pass "
-                        "--pipeline_config_path")
+    given = cli.workspace_path(FLAGS.pipeline_config_path) if FLAGS.pipeline_config_path else None
+    pipeline_path = located.config_path(given, f"--trained_checkpoint_dir {checkpoint}")
     prepared = config_lib.prepare(pipeline_path, FLAGS.override, config_override=FLAGS.config_override,
                                   checks=config_lib.Checks(config_lib.Purpose.SERVE), strict=FLAGS.strict)
     output = cli.workspace_path(_OUTPUT.value)

@@ -138,13 +138,8 @@ def export(argv_flags: flags.FlagValues) -> None:
                         "has a pipeline.config beside it), or no flags at all for the demo")
     checkpoint = cli.workspace_path(_CHECKPOINT.value)
     located = checkpoints.resolve(checkpoint, "--trained_checkpoint_dir")
-    if argv_flags.pipeline_config_path:
-        pipeline_path = cli.workspace_path(argv_flags.pipeline_config_path)
-    elif located.pipeline_config:
-        pipeline_path = located.pipeline_config
-    else:
-        raise UserError(f"--trained_checkpoint_dir {checkpoint}: no pipeline.config beside the checkpoint; pass "
-                        "--pipeline_config_path")
+    given = cli.workspace_path(argv_flags.pipeline_config_path) if argv_flags.pipeline_config_path else None
+    pipeline_path = located.config_path(given, f"--trained_checkpoint_dir {checkpoint}")
     prepared = config_lib.prepare(pipeline_path, argv_flags.override, config_override=argv_flags.config_override,
                                   checks=config_lib.Checks(config_lib.Purpose.EXPORT), strict=argv_flags.strict)
     if prepared.label_map is None:

@@ -57,6 +57,15 @@ class Located:
     prefix: str           # e.g. .../checkpoint/ckpt-0
     pipeline_config: str  # the pipeline.config beside it ('' if none)
 
+    def config_path(self, given: str | None, where: str) -> str:
+        """The pipeline.config to read with this checkpoint: `given` (--pipeline_config_path), else
+        the one beside it; `where` names the checkpoint as the user gave it."""
+        if given:
+            return given
+        if self.pipeline_config:
+            return self.pipeline_config
+        raise UserError(f"{where}: no pipeline.config beside the checkpoint; pass --pipeline_config_path")
+
 
 def locate(path: str) -> Located | None:
     """The checkpoint `path` names (see the module docstring), or None when it holds none."""

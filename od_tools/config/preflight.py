@@ -223,14 +223,11 @@ def _predicts_masks(frcnn) -> bool:
 
 
 def _mask_problems(pipeline: Pipeline, checks: Checks):
-    """A Mask R-CNN: its third stage, mask size, and the masks its input readers must load."""
+    """A Mask R-CNN: its mask size, and the masks its input readers must load (its mask loss needs them)."""
     frcnn = pipeline.config.model.faster_rcnn
     p = "model.faster_rcnn"
     predictor = frcnn.second_stage_box_predictor.mask_rcnn_box_predictor
     q = f"{p}.second_stage_box_predictor.mask_rcnn_box_predictor"
-    if frcnn.number_of_stages != 3:
-        yield Problem(f"{p}.number_of_stages", f"{frcnn.number_of_stages}, but predict_instance_masks needs the third "
-                      "stage, where Mask R-CNN predicts its masks", "set number_of_stages: 3")
     for field in ("mask_height", "mask_width"):
         if getattr(predictor, field) < 1:
             yield Problem(f"{q}.{field}", f"{getattr(predictor, field)} is not a mask size", "use e.g. 33 (the zoo's)")
@@ -244,11 +241,6 @@ def _mask_problems(pipeline: Pipeline, checks: Checks):
             yield Problem(f"{name}.load_instance_masks", "false, but the model predicts instance masks (Mask R-CNN) "
                           "and needs them in its input", "set load_instance_masks: true and mask_type: PNG_MASKS, "
                           "with records written by create_tf_record --include_masks")
-    eval_config = pipeline.config.eval_config
-    if "coco_mask_metrics" in eval_config.metrics_set and not eval_config.eval_instance_masks \
-            and checks.purpose in (Purpose.TRAIN, Purpose.EVAL):
-        yield Problem("eval_config.eval_instance_masks", "false, so coco_mask_metrics would get no masks to measure",
-                      "set eval_instance_masks: true")
 
 
 def _model_problems(pipeline: Pipeline, checks: Checks):

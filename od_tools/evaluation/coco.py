@@ -58,6 +58,15 @@ def _pixels(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([height, width, height, width], np.float32)
 
 
+def _groundtruth_info(gt: GroundTruth) -> dict:
+    """One image's boxes (pixels), classes and crowd flags as the OD API's evaluators take them."""
+    info = {fields.InputDataFields.groundtruth_boxes: _pixels(gt.boxes, gt.height, gt.width),
+            fields.InputDataFields.groundtruth_classes: np.asarray(gt.classes, np.int32).reshape(-1)}
+    if gt.is_crowd is not None:
+        info[fields.InputDataFields.groundtruth_is_crowd] = np.asarray(gt.is_crowd, np.int32).reshape(-1)
+    return info
+
+
 def _by_category(od_api_metrics: Mapping[str, float], prefix: str) -> dict[str, float]:
     return {name[len(prefix):]: float(value) for name, value in od_api_metrics.items() if name.startswith(prefix)}
 
@@ -129,10 +138,7 @@ def coco_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detect
     if len(detections) != len(groundtruth):
         raise ValueError(f"{len(detections)} detections for {len(groundtruth)} images: give one per image")
     for gt in groundtruth:
-        info = {fields.InputDataFields.groundtruth_boxes: _pixels(gt.boxes, gt.height, gt.width),
-                fields.InputDataFields.groundtruth_classes: np.asarray(gt.classes, np.int32).reshape(-1)}
-        if gt.is_crowd is not None:
-            info[fields.InputDataFields.groundtruth_is_crowd] = np.asarray(gt.is_crowd, np.int32).reshape(-1)
+        info = _groundtruth_info(gt)
         if gt.area is not None and np.all(np.asarray(gt.area) > 0):
             info[fields.InputDataFields.groundtruth_area] = np.asarray(gt.area, np.float32).reshape(-1)
         evaluator.add_single_ground_truth_image_info(gt.image_id, info)
@@ -162,11 +168,7 @@ def mask_metrics(groundtruth: Sequence[GroundTruth], detections: Sequence[Detect
     evaluator = coco_evaluation.CocoMaskEvaluator([{"id": i, "name": name} for i, name in sorted(categories.items())])
     for gt in groundtruth:
         masks = np.zeros((0, gt.height, gt.width), np.uint8) if gt.masks is None else gt.masks
-        info = {fields.InputDataFields.groundtruth_boxes: _pixels(gt.boxes, gt.height, gt.width),
-                fields.InputDataFields.groundtruth_classes: np.asarray(gt.classes, np.int32).reshape(-1),
-                fields.InputDataFields.groundtruth_instance_masks: np.asarray(masks, np.uint8)}
-        if gt.is_crowd is not None:
-            info[fields.InputDataFields.groundtruth_is_crowd] = np.asarray(gt.is_crowd, np.int32).reshape(-1)
+        info = _groundtruth_info(gt) | {fields.InputDataFields.groundtruth_instance_masks: np.asarray(masks, np.uint8)}
         evaluator.add_single_ground_truth_image_info(gt.image_id, info)
     for gt, det in zip(groundtruth, detections):
         evaluator.add_single_detected_image_info(gt.image_id, {

@@ -30,7 +30,8 @@ class EvalSettings:
     num_examples: int = 0  # 0: all
     sample_1_of_n: int = 1
     per_category: bool = False
-    masks: bool = False  # the records hold instance masks (eval_input_reader.load_instance_masks): mask AP too
+    # eval_input_reader.mask_type when it loads instance masks (mask AP is measured too), else None
+    mask_type: int | None = None
     num_render: int = 0
     render_dir: str = ""
     render: RenderOptions = RenderOptions()
@@ -45,7 +46,8 @@ class EvalSettings:
             num_examples=ev.num_examples if ev.HasField("num_examples") else 0,
             sample_1_of_n=max(1, pipeline.eval_input_reader.sample_1_of_n_examples),
             per_category=ev.include_metrics_per_category,
-            masks=pipeline.eval_input_reader.load_instance_masks,
+            mask_type=(pipeline.eval_input_reader.mask_type if pipeline.eval_input_reader.load_instance_masks
+                       else None),
             num_render=ev.num_visualizations if ev.visualization_export_dir else 0,
             render_dir=pipeline.resolve(ev.visualization_export_dir),
             render=RenderOptions(min_score=ev.min_score_threshold, max_boxes=ev.max_num_boxes_to_visualize,
@@ -89,7 +91,7 @@ def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -
     began = time.monotonic()
     groundtruth, detections, rendered, images = [], [], [], []
     examples = read_examples(settings.input_paths, num_examples=settings.num_examples,
-                             sample_1_of_n=settings.sample_1_of_n, masks=settings.masks)
+                             sample_1_of_n=settings.sample_1_of_n, mask_type=settings.mask_type)
     with Progress("eval", total=settings.num_examples or None, unit="images") as progress:
         for batch in same_size_batches(examples, settings.batch_size):
             outputs = detect(np.stack([e.image for e in batch]))
@@ -102,7 +104,7 @@ def evaluate(detect: Callable, settings: EvalSettings, labels: dict[int, str]) -
     if not groundtruth:
         raise ValueError(f"no evaluation examples in {list(settings.input_paths)}")
     metrics = coco_metrics(groundtruth, detections, labels, per_category=settings.per_category)
-    if settings.masks and any(found.masks is not None for found in detections):
+    if settings.mask_type is not None and any(found.masks is not None for found in detections):
         metrics |= mask_metrics(groundtruth, detections, labels)
     return EvalResult(metrics, len(groundtruth), time.monotonic() - began, rendered, images)
 

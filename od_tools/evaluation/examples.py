@@ -37,16 +37,18 @@ def matched_files(input_path: str | Sequence[str]) -> list[str]:
 
 
 def read_examples(patterns: Sequence[str], *, num_examples: int = 0, sample_1_of_n: int = 1,
-                  masks: bool = False) -> Iterator[Example]:
+                  mask_type: int | None = None) -> Iterator[Example]:
     """Examples in file order; every n-th one with `sample_1_of_n`, at most `num_examples` (0: all);
-    with `masks`, their instance masks (image/object/mask PNGs, as --include_masks writes them)."""
+    with a `mask_type` (input_reader_pb2's: PNG_MASKS as --include_masks writes them, or NUMERICAL_MASKS),
+    their instance masks too."""
     dataset = tf.data.TFRecordDataset(matched_files(patterns))
     if sample_1_of_n > 1:
         dataset = dataset.shard(sample_1_of_n, 0)
     if num_examples > 0:
         dataset = dataset.take(num_examples)
+    masks = mask_type is not None
     decoder = tf_example_decoder.TfExampleDecoder(load_instance_masks=masks,
-                                                  instance_mask_type=input_reader_pb2.PNG_MASKS)
+                                                  instance_mask_type=mask_type if masks else input_reader_pb2.DEFAULT)
     dataset = dataset.map(decoder.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     for index, decoded in enumerate(dataset.prefetch(tf.data.AUTOTUNE)):
         image = decoded[_FIELDS.image].numpy()

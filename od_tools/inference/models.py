@@ -220,10 +220,7 @@ def _load_checkpoint(path: str, spec: ModelSpec) -> Model:
     from od_tools.modeling import Detector
 
     located = checkpoints.resolve(path, "--model")
-    config_path = spec.pipeline_config_path or located.pipeline_config
-    if not config_path:
-        raise UserError(f"--model {path}: no pipeline.config beside the checkpoint; pass --pipeline_config_path")
-    pipeline = load_pipeline(config_path)
+    pipeline = load_pipeline(located.config_path(spec.pipeline_config_path, f"--model {path}"))
     facts = _facts_of_config(pipeline)
     config, _ = tf1.translate(pipeline.config)
     detector = Detector.from_checkpoint(config, located.prefix)

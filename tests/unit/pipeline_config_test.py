@@ -22,6 +22,7 @@ from od_tools.config import (
     prepare,
     read_pipeline_config,
 )
+from od_tools.common.errors import UserError
 from od_tools.config import architecture, checkpoints
 
 TESTDATA = os.path.join(os.path.dirname(__file__), "..", "testdata")
@@ -283,10 +284,8 @@ FRCNN = "model.faster_rcnn"
      "them in its input; set load_instance_masks: true and mask_type: PNG_MASKS, with records written by "
      "create_tf_record --include_masks"),
     (MASK_RCNN, "eval_input_reader[0].load_instance_masks=false", "eval_input_reader[0].load_instance_masks: false"),
-    (MASK_RCNN, f"{FRCNN}.number_of_stages=2", f"{FRCNN}.number_of_stages: 2, but predict_instance_masks needs the third"),
     (MASK_RCNN, f"{FRCNN}.second_stage_box_predictor.mask_rcnn_box_predictor.mask_height=0",
      f"{FRCNN}.second_stage_box_predictor.mask_rcnn_box_predictor.mask_height: 0 is not a mask size"),
-    (MASK_RCNN, "eval_config.eval_instance_masks=false", "eval_config.eval_instance_masks: false, so coco_mask_metrics"),
     (config_path("faster_rcnn_resnet50_v1_640x640"), f"{FRCNN}.second_stage_batch_size=400",
      f"{FRCNN}.second_stage_batch_size: 400 is above first_stage_max_proposals 300: the second stage samples its "
      "batch from the proposals; use at most 300, or raise first_stage_max_proposals"),
@@ -429,6 +428,16 @@ def test_checkpoints_are_found_the_ways_users_name_them(tmp_path):
     with pytest.raises(checkpoints.CheckpointNotFound) as error:
         checkpoints.resolve(str(tmp_path), "--trained_checkpoint_dir")
     assert str(error.value).startswith(f"--trained_checkpoint_dir {tmp_path}: no checkpoint in it")
+
+
+def test_the_pipeline_config_is_the_one_given_else_the_one_beside_the_checkpoint():
+    beside = checkpoints.Located("zoo/checkpoint/ckpt-0", "zoo/pipeline.config")
+    assert beside.config_path("mine.config", "--model zoo") == "mine.config"
+    assert beside.config_path(None, "--model zoo") == "zoo/pipeline.config"
+    with pytest.raises(UserError) as error:
+        checkpoints.Located("run/ckpt-3", "").config_path("", "--trained_checkpoint_dir run")
+    assert str(error.value) == ("--trained_checkpoint_dir run: no pipeline.config beside the checkpoint; pass "
+                                "--pipeline_config_path")
 
 
 def test_inputs_below_the_extractors_minimum_are_caught(data_dir):
