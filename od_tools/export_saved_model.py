@@ -37,23 +37,20 @@ FLAGS = flags.FLAGS
 
 def main(argv: Sequence[str]) -> None:
     del argv  # cli.run refuses words that are not flags
-    from od_tools import config as config_lib
-    from od_tools.config import checkpoints
-    from od_tools.export.saved_model import CHECK_JSON, export_saved_model
+    from od_tools import api
+    from od_tools.export.saved_model import CHECK_JSON
 
     missing = [name for name, value in (("--trained_checkpoint_dir", _CHECKPOINT.value),
                                         ("--output_directory", _OUTPUT.value)) if not value]
     if missing:
         raise UserError(f"{', '.join(missing)} missing: give both (and --pipeline_config_path unless the checkpoint "
                         "has a pipeline.config beside it)")
-    checkpoint = cli.workspace_path(_CHECKPOINT.value)
-    located = checkpoints.resolve(checkpoint, "--trained_checkpoint_dir")
-    given = cli.workspace_path(FLAGS.pipeline_config_path) if FLAGS.pipeline_config_path else None
-    pipeline_path = located.config_path(given, f"--trained_checkpoint_dir {checkpoint}")
-    prepared = config_lib.prepare(pipeline_path, FLAGS.override, config_override=FLAGS.config_override,
-                                  checks=config_lib.Checks(config_lib.Purpose.SERVE), strict=FLAGS.strict)
     output = cli.workspace_path(_OUTPUT.value)
-    check = export_saved_model(prepared, located.prefix, output, _INPUT_TYPE.value, _NUM_CHECK.value)
+    check = api.export_saved_model(api.SavedModelRequest(
+        trained_checkpoint_dir=cli.workspace_path(_CHECKPOINT.value), output_directory=output,
+        pipeline_config_path=cli.workspace_path(FLAGS.pipeline_config_path) if FLAGS.pipeline_config_path else None,
+        overrides=tuple(FLAGS.override), config_override=FLAGS.config_override, strict=FLAGS.strict,
+        input_type=_INPUT_TYPE.value, num_check_images=_NUM_CHECK.value))
     masks = "" if check.max_mask_difference is None else f", masks within {check.max_mask_difference:.2g}"
     print(f"reload check: a fresh process serving {output}/saved_model ({check.input_type}) gave the checkpoint's "
           f"{check.detections} top detections on {check.images} held-out images (boxes within "

@@ -126,9 +126,8 @@ def install_demo() -> None:
 
 
 def export(argv_flags: flags.FlagValues) -> None:
-    from od_tools import config as config_lib
-    from od_tools.config import checkpoints
-    from od_tools.export import ExportOptions, export_detector, parse_quantizations
+    from od_tools import api
+    from od_tools.export import parse_quantizations
     from od_tools.export.report import SHOWN_CLASSES
 
     missing = [name for name, value in (("--trained_checkpoint_dir", _CHECKPOINT.value),
@@ -136,16 +135,7 @@ def export(argv_flags: flags.FlagValues) -> None:
     if missing:
         raise UserError(f"{', '.join(missing)} missing: give both (and --pipeline_config_path unless the checkpoint "
                         "has a pipeline.config beside it), or no flags at all for the demo")
-    checkpoint = cli.workspace_path(_CHECKPOINT.value)
-    located = checkpoints.resolve(checkpoint, "--trained_checkpoint_dir")
-    given = cli.workspace_path(argv_flags.pipeline_config_path) if argv_flags.pipeline_config_path else None
-    pipeline_path = located.config_path(given, f"--trained_checkpoint_dir {checkpoint}")
-    prepared = config_lib.prepare(pipeline_path, argv_flags.override, config_override=argv_flags.config_override,
-                                  checks=config_lib.Checks(config_lib.Purpose.EXPORT), strict=argv_flags.strict)
-    if prepared.label_map is None:
-        raise UserError(f"{pipeline_path}: no label_map_path in eval_input_reader or train_input_reader; "
-                        "the TFLite model's labels come from it (--override eval_input_reader.label_map_path=...)")
-    options = ExportOptions(
+    options = api.ExportOptions(
         quantizations=tuple(parse_quantizations(_QUANTIZATION.value)),
         max_detections=_MAX_DETECTIONS.value, num_calibration_images=_NUM_CALIBRATION.value,
         num_parity_images=_NUM_PARITY.value, float_min_mean_iou=_FLOAT_IOU.value,
@@ -153,17 +143,18 @@ def export(argv_flags: flags.FlagValues) -> None:
         int8_float_layers=_INT8_FLOAT_LAYERS.value, int8_max_ap50_drop=_INT8_MAX_DROP.value,
         int8_max_float_layers=_INT8_MAX_FLOAT.value)
     output = Path(cli.workspace_path(_OUTPUT.value))
-    report = export_detector(prepared, located.prefix, prepared.label_map, str(output), options,
-                             config_source=pipeline_path, label_map_source=prepared.pipeline.label_map_path)
-    files = android_assets.assets_from_export(output, _ANDROID_QUANTIZATION.value)
-    android_assets.write_assets(files, output / "android")
+    report = api.export_tflite(api.ExportRequest(
+        trained_checkpoint_dir=cli.workspace_path(_CHECKPOINT.value), output_directory=str(output),
+        pipeline_config_path=cli.workspace_path(argv_flags.pipeline_config_path) if argv_flags.pipeline_config_path
+        else None, overrides=tuple(argv_flags.override), config_override=argv_flags.config_override,
+        strict=argv_flags.strict, options=options, android_quantization=_ANDROID_QUANTIZATION.value))
     print(report.table(max_classes=SHOWN_CLASSES))
-    print(f"Wrote {output}/ (Android assets in {output / 'android'}/)")
+    print(f"Wrote {output}/ (Android assets in {output / api.ANDROID_DIR}/)")
 
 
 def export_tf1_graph() -> None:
     """--tflite_graph_path: a TF1 tflite_graph.pb converted as the TOCO command did."""
-    from od_tools.export import frozen_graph
+    from od_tools.export.tf1 import frozen_graph
     from od_tools.label_map import read_label_map
 
     stray = [f"--{name}" for name in _TOOL_FLAGS if FLAGS[name].present and name not in _TF1_SHARED]

@@ -1,8 +1,12 @@
 """Export of trained detectors: SavedModels, TFLite with the detection op, metadata, parity.
 
+    from od_tools import config
     from od_tools.export import ExportOptions, Quantization, export_detector
-    report = export_detector(experiment_config, "model_dir/", label_map, "exported/",
+    prepared = config.prepare("model_dir/pipeline.config", checks=config.Checks(config.Purpose.EXPORT))
+    report = export_detector(prepared, "model_dir/ckpt-6", prepared.label_map, "exported/",
                              ExportOptions(quantizations=(Quantization.FLOAT32, Quantization.INT8)))
+
+(`od_tools.api.export_tflite` does this from a model_dir and adds the Android assets.)
 
 Names are imported on first use, so light modules of this package (the latency probe that runs
 apart from TensorFlow) can be imported without loading TensorFlow.

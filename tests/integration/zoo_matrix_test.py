@@ -1,4 +1,4 @@
-"""//od_tools/export:zoo_matrix on a folder of three configs: a tiny SSD it exports and measures, a
+"""//od_tools/export/measure:zoo_matrix on a folder of three configs: a tiny SSD it exports and measures, a
 Faster R-CNN and a broken config it refuses in one line each; matrix.json and matrix.md agree."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(os.environ["TEST_SRCDIR"]) / os.environ["TEST_WORKSPACE"]
-TOOL = ROOT / "od_tools/export/zoo_matrix"
+TOOL = ROOT / "od_tools/export/measure/zoo_matrix"
 TINY = ROOT / "tests/testdata/tiny_pipeline.config"
 
 

@@ -1,4 +1,4 @@
-"""Writes 19 configs shaped like the TF2 model zoo's SSD and CenterNet ones, for //od_tools/export:zoo_matrix.
+"""Writes 19 configs shaped like the TF2 model zoo's SSD and CenterNet ones, for //od_tools/export/measure:zoo_matrix.
 
     python tests/testdata/zoo_tf2.py OUT_DIR     (or: bazel build //tests/testdata:zoo_tf2)
 

@@ -1,6 +1,6 @@
 """Every detector of a folder of pipeline.configs to TFLite, measured: what each costs on a phone-class CPU.
 
-    bazel run //od_tools/export:zoo_matrix -- --config_dir=configs/ --output_dir=matrix/ \
+    bazel run //od_tools/export/measure:zoo_matrix -- --config_dir=configs/ --output_dir=matrix/ \
         [--quantization=float32,int8] [--threads=1,2] [--runs=10]
 
 For each `*.config` (or `*/pipeline.config`) in --config_dir, as published (num_classes as they
@@ -206,7 +206,7 @@ def _row_from_json(data: dict, name: str) -> Row:
 
 def run_row(name: str, config: Path, work_dir: Path, log: Path, timeout: int) -> Row:
     """Exports one config in a child process; its death by memory or time becomes the row's status."""
-    args = [sys.executable, "-m", "od_tools.export.zoo_matrix", f"--row_config={config}", f"--row_dir={work_dir}",
+    args = [sys.executable, "-m", "od_tools.export.measure.zoo_matrix", f"--row_config={config}", f"--row_dir={work_dir}",
             f"--quantization={','.join(_QUANTIZATION.value)}", f"--num_images={_NUM_IMAGES.value}",
             f"--num_calibration_images={_NUM_CALIBRATION.value}", f"--seed={_SEED.value}"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
