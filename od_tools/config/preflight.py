@@ -372,12 +372,6 @@ def _lr_problems(lr: optimizer_pb2.LearningRate, path: str):
             yield Problem(f"{path}.{kind}.decay_steps", "must be at least 1", "use e.g. 1000")
 
 
-# What fine_tune_checkpoint_type restores (restore_from_objects of the OD API's models), and the
-# root of the checkpoint each one reads: detection checkpoints hold `model/...` (what
-# model_main_tf2 writes, the zoo's checkpoint/ckpt-0), classification ones `feature_extractor/...`.
-FINE_TUNE_ROOTS = {"detection": "model/", "full": "model/", "classification": "feature_extractor/"}
-
-
 def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
     train = pipeline.config.train_config
     field = "train_config.fine_tune_checkpoint"
@@ -386,7 +380,7 @@ def _fine_tune_problems(pipeline: Pipeline, checks: Checks):
                       f"model_dir or .../checkpoint/ckpt-0), or clear it to train from scratch (--override {field}=)")
         return
     kind = train.fine_tune_checkpoint_type or ("detection" if train.from_detection_checkpoint else "classification")
-    if kind not in FINE_TUNE_ROOTS:
+    if kind not in checkpoints.FINE_TUNE_ROOTS:
         yield Problem("train_config.fine_tune_checkpoint_type", f"'{kind}' is not one the OD API's TF2 loop restores",
                       "use 'detection' (a detection model's checkpoint, e.g. a model-zoo download), "
                       "'classification' (a classification backbone's) or 'full'")
@@ -419,9 +413,9 @@ def _checkpoint_format_problem(prefix: str, field: str, kind: str) -> Problem | 
     if "_CHECKPOINTABLE_OBJECT_GRAPH" not in names:
         return Problem(field, f"'{prefix}' is a TF1 (name-based) checkpoint, which the TF2 trainer cannot restore",
                        "fine-tune from a TF2 model-zoo checkpoint (checkpoint/ckpt-0) or a TF2 model_dir")
-    root = FINE_TUNE_ROOTS[kind]
+    root = checkpoints.FINE_TUNE_ROOTS[kind]
     if not any(name.startswith(root) for name in names):
-        actual = next((k for k, r in FINE_TUNE_ROOTS.items() if any(n.startswith(r) for n in names)), None)
+        actual = next((k for k, r in checkpoints.FINE_TUNE_ROOTS.items() if any(n.startswith(r) for n in names)), None)
         what = f"a {actual} checkpoint" if actual else "a checkpoint of neither kind"
         fix = (f"set train_config.fine_tune_checkpoint_type: \"{actual}\"" if actual else
                "give a model-zoo checkpoint (checkpoint/ckpt-0) or a model_dir training wrote")

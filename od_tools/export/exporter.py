@@ -27,7 +27,7 @@ from od_tools.export import (convert, float_layers, images, int8_debug, latency,
                              runtime, tflite_graph, tflite_model)
 from od_tools.export.convert import Quantization
 from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, android_labels_text
-from od_tools.modeling import Detections, Detector, check_complete, inference_mode, load_model
+from od_tools.modeling import Detections, Detector, inference_mode, load_model
 
 
 CALIBRATION_SCAN = 20        # training records read (labels only) per calibration image, to choose across classes
@@ -155,7 +155,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
     inference_mode()  # also for the models the OD API's exporters build themselves
     labels = _labels(prepared, label_map, label_map_source)
     prefix = checkpoints.resolve(trained_checkpoint, "--trained_checkpoint_dir").prefix
-    check_complete(prefix)
+    checkpoints.check_complete(prefix)
     load_model(prepared.config, prefix)  # fits the config, or a one-line error before anything is written
     size = fixed_input_size(prepared.config)
     if size is None:

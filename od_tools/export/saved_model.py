@@ -28,7 +28,7 @@ import numpy as np
 from od_tools.common.errors import UserError, first_line
 from od_tools.common.files import atomic_dir
 from od_tools.config import Prepared, checkpoints
-from od_tools.modeling import Detections, Detector, check_complete, load_model
+from od_tools.modeling import Detections, Detector, load_model
 from od_tools.modeling.detector import INPUT_TYPES, detections_of, serving_input
 
 CHECK_JSON = "serve_check.json"
@@ -151,7 +151,7 @@ def export_saved_model(prepared: Prepared, trained_checkpoint: str, output_direc
     if num_check_images < 1:
         raise UserError(f"--num_check_images={num_check_images}: the reload check needs at least 1 image")
     prefix = checkpoints.resolve(trained_checkpoint, "--trained_checkpoint_dir").prefix
-    check_complete(prefix)
+    checkpoints.check_complete(prefix)
     reference_model = Detector.from_model(load_model(prepared.config, prefix))  # fits, or a one-line error
     field = "eval_input_reader[0].tf_record_input_reader.input_path"
     files = matched_files(prepared.pipeline.eval_input_paths)

@@ -5,13 +5,10 @@ from od_tools.modeling.detector import Detections, Detector
 from od_tools.modeling.model import (
     CheckpointRestoreError,
     build_model,
-    check_complete,
     check_restored,
-    checkpoint_fingerprint,
     does_not_fit,
     inference_mode,
     load_model,
-    read_step,
 )
 
 __all__ = [
@@ -19,11 +16,8 @@ __all__ = [
     "Detections",
     "Detector",
     "build_model",
-    "check_complete",
     "check_restored",
-    "checkpoint_fingerprint",
     "does_not_fit",
     "inference_mode",
     "load_model",
-    "read_step",
 ]

@@ -7,8 +7,6 @@ OD API's exporters restore, so checkpoints move freely between the OD API's tool
 
 from __future__ import annotations
 
-import hashlib
-
 import tensorflow as tf
 from object_detection.builders import model_builder
 
@@ -70,43 +68,3 @@ def load_model(config: PipelineProto, prefix: str):
         raise does_not_fit(prefix, e) from e
     check_restored(status, prefix)
     return model
-
-
-def read_step(prefix: str) -> int:
-    """The training step a checkpoint holds (the OD API numbers ckpt-N by save, not by step)."""
-    reader = tf.train.load_checkpoint(prefix)
-    key = "step/.ATTRIBUTES/VARIABLE_VALUE"
-    return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
-
-
-def checkpoint_fingerprint(prefix: str) -> str:
-    """A SHA-256 over the model's variables in a checkpoint: names, shapes and values.
-
-    Names are the object-graph paths (`model/_feature_extractor/...`), the same in every
-    process, so two runs that trained the same weights give the same fingerprint.
-    """
-    reader = tf.train.load_checkpoint(prefix)
-    digest = hashlib.sha256()
-    for name in sorted(reader.get_variable_to_shape_map()):
-        if not name.startswith("model/") or "OPTIMIZER_SLOT" in name:
-            continue
-        value = reader.get_tensor(name)
-        digest.update(name.encode())
-        digest.update(str(value.shape).encode())
-        digest.update(value.tobytes())
-    return digest.hexdigest()
-
-
-def check_complete(prefix: str) -> None:
-    """Reads every tensor: a missing or truncated data shard fails here, with its file named,
-    instead of deep inside a restore (or not at all for variables a restore skips)."""
-    if not tf.io.gfile.exists(prefix + ".index"):
-        raise CheckpointRestoreError(f"{prefix}.index is missing: the checkpoint is partial; copy the whole "
-                                     "checkpoint (ckpt-N.index and ckpt-N.data-*) or point at an earlier one")
-    try:
-        reader = tf.train.load_checkpoint(prefix)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError, IndexError, OSError) as e:  # IndexError: truncated data
-        raise CheckpointRestoreError(f"{prefix}: the checkpoint is partial or corrupt ({first_line(e, limit=160)}); "
-                                     "copy the whole checkpoint (ckpt-N.index and every ckpt-N.data-* file)") from e

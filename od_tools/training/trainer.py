@@ -22,7 +22,6 @@ from od_tools.common.errors import UserError
 from od_tools.common.progress import Progress, format_duration, report_status
 from od_tools.config import Prepared, checkpoints, read_pipeline_config, write_pipeline_config, write_resolved_config
 from od_tools.config.pipeline import PipelineConfigError, meta_architecture
-from od_tools.modeling import checkpoint_fingerprint, read_step
 from od_tools.training import strategy as strategies
 from od_tools.training.settings import TrainSettings, write_settings
 
@@ -92,7 +91,7 @@ def check_model_dir(prepared: Prepared, model_dir: str) -> int:
             raise UserError(f"--model_dir {model_dir}: holds {os.path.basename(found.prefix)} of another model (its "
                             f"pipeline.config has a different model.{kind} block); use a new --model_dir, or the "
                             "config it was trained with")
-    return read_step(found.prefix)
+    return checkpoints.read_step(found.prefix)
 
 
 def _iterations(total: int, checkpoint_every_n: int) -> int:
@@ -139,7 +138,7 @@ def train(prepared: Prepared, settings: TrainSettings, strategy: tf.distribute.S
     final = checkpoints.locate(settings.model_dir)
     if final is None:  # a worker whose checkpoints went to a scratch folder, now removed
         return TrainResult(start, total, "", seconds, "")
-    fingerprint = checkpoint_fingerprint(final.prefix)
+    fingerprint = checkpoints.checkpoint_fingerprint(final.prefix)
     logging.info("trained steps %d-%d in %s; checkpoint %s; variables fingerprint %s",
-                 start, read_step(final.prefix), format_duration(seconds), final.prefix, fingerprint)
-    return TrainResult(start, read_step(final.prefix), final.prefix, seconds, fingerprint)
+                 start, checkpoints.read_step(final.prefix), format_duration(seconds), final.prefix, fingerprint)
+    return TrainResult(start, checkpoints.read_step(final.prefix), final.prefix, seconds, fingerprint)

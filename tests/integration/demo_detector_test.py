@@ -11,7 +11,7 @@ import pytest
 from od_tools.config import Checks, Purpose, checkpoints, prepare
 from od_tools.evaluation.checkpoint import evaluate_checkpoint
 from od_tools.evaluation.coco import short_metrics
-from od_tools.modeling import checkpoint_fingerprint, read_step
+from od_tools.config.checkpoints import checkpoint_fingerprint, read_step
 
 RUNFILES = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORKSPACE", "od_toolchain"))
 DETECTOR = os.path.join(RUNFILES, "od_tools", "demo", "detector")

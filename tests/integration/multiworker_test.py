@@ -12,7 +12,7 @@ import sys
 
 import tensorflow as tf
 
-from od_tools.modeling import read_step
+from od_tools.config.checkpoints import read_step
 from shapes_records import write_shapes  # beside this file
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "testdata", "tiny_pipeline.config")

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from od_tools.common.errors import UserError
 from od_tools.config import checkpoints
-from od_tools.modeling import Detector, read_step
+from od_tools.config.checkpoints import read_step
+from od_tools.modeling import Detector
 from od_tools.training.launch import launch
 from od_tools.training.settings import SETTINGS_FILE, TrainSettings
 from od_tools.training.trainer import DETERMINISTIC_THREADS
