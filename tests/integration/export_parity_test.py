@@ -44,7 +44,8 @@ CROWDED_VAL = f"eval_input_reader.tf_record_input_reader.input_path={CROWDED}/va
 def run_export(output: Path, *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([str(TOOL), f"--trained_checkpoint_dir={DETECTOR}", f"--output_directory={output}",
-                           f"--num_parity_images={NUM_IMAGES}", f"--override={CROWDED_VAL}", *flags],
+                           f"--num_parity_images={NUM_IMAGES}", f"--override={CROWDED_VAL}", "--op_profile_runs=0",
+                           *flags],
                           capture_output=True, text=True, env=env, timeout=900, check=False)
 
 

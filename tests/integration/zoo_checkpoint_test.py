@@ -98,7 +98,7 @@ def test_fine_tuning_starts_from_the_zoo_weights(zoo, fine_tuned):
 
 def export(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([str(TOOL), "--quantization=float32", "--num_parity_images=4", *flags],
+    return subprocess.run([str(TOOL), "--quantization=float32", "--num_parity_images=4", "--op_profile_runs=0", *flags],
                           capture_output=True, text=True, env=env, timeout=900, check=False)
 
 
