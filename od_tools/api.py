@@ -27,7 +27,7 @@ from od_tools.common.errors import UserError
 from od_tools.config import checkpoints
 from od_tools.datasets import create
 from od_tools.datasets.create import CreateRequest
-from od_tools.datasets.report import Report
+from od_tools.datasets.checks.dataset_report import Report
 from od_tools.export import saved_model
 from od_tools.export.convert import Quantization
 from od_tools.export.exporter import ExportOptions, export_detector

@@ -17,9 +17,9 @@ from absl import flags
 from od_tools.common import cli
 from od_tools.common.errors import UserError
 from od_tools.datasets.create import CreateRequest, create_tf_records
-from od_tools.datasets.grouping import SAME_IMAGE
-from od_tools.datasets.images import CHECKS
-from od_tools.datasets.readers import FORMATS
+from od_tools.datasets.writing.grouping import SAME_IMAGE
+from od_tools.datasets.checks.encoded_images import CHECKS
+from od_tools.datasets.formats.readers import FORMATS
 
 _INPUT_FORMAT = flags.DEFINE_enum(
     "input_format", None, list(FORMATS),

@@ -12,7 +12,7 @@ from typing import Sequence
 from absl import flags
 
 from od_tools.common import cli
-from od_tools.datasets.images import CHECKS
+from od_tools.datasets.checks.encoded_images import CHECKS
 from od_tools.datasets.inspection import InspectRequest, inspect_tf_records
 
 _LABEL_MAP_PATH = flags.DEFINE_string(

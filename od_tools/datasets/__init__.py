@@ -1,9 +1,9 @@
 """Detection datasets: annotations (COCO, Pascal VOC, VoTT, CSV, TFRecords) -> validated sharded
 TFRecords with label maps; inspection and repair of TFRecords; the synthetic demo dataset.
 
-Modules by role: `geometry` (box math), `records` (the common typed record), one reader per
-format (`coco`, `pascal_voc`, `vott`, `csv_table`, `tfrecords`; `readers` picks one),
-`images` and `validation` (the policy), `tf_example` (the OD API keys), `writer` (atomic
-shards), `convert` (the parallel pipeline), `create` / `inspection` (the two tools' work),
-`report`, `demo` and `preview`.
+Sub-packages by role, each importing only those before it: `annotations` (the typed record, box
+geometry, masks, tf.Example keys), `formats` (one reader per annotation format), `checks`
+(validation policy, image checks, the report), `writing` (conversion pipeline, shards, splits).
+Here: `create` and `inspection` (the two tools' work), `preview`, `demo` and the conversion
+benchmark.
 """

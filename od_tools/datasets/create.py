@@ -11,15 +11,15 @@ from typing import IO, Sequence
 
 from od_tools.common.errors import UserError
 from od_tools.common.progress import Progress
-from od_tools.datasets.classes import resolve_label_map
-from od_tools.datasets.convert import Settings, Split, run, terminate_as_interrupt
-from od_tools.datasets.grouping import SAME_IMAGE, Grouping, compile_split_by, group_for_split, identify
-from od_tools.datasets.images import CHECKS
-from od_tools.datasets.parallel import ordered_map, worker_count
-from od_tools.datasets.readers import read_dataset
-from od_tools.datasets.records import ImageRecord
-from od_tools.datasets.report import Report
-from od_tools.datasets.splits import shuffled, split_train_val, val_count
+from od_tools.datasets.writing.classes import resolve_label_map
+from od_tools.datasets.writing.conversion import Settings, Split, run, terminate_as_interrupt
+from od_tools.datasets.writing.grouping import SAME_IMAGE, Grouping, compile_split_by, group_for_split, identify
+from od_tools.datasets.checks.encoded_images import CHECKS
+from od_tools.datasets.writing.parallel import ordered_map, worker_count
+from od_tools.datasets.formats.readers import read_dataset
+from od_tools.datasets.annotations.image_record import ImageRecord
+from od_tools.datasets.checks.dataset_report import Report
+from od_tools.datasets.writing.splits import shuffled, split_train_val, val_count
 
 REPORT_NAME = "report.json"
 

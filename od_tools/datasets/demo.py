@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from od_tools.datasets.create import CreateRequest, create_tf_records
-from od_tools.datasets.report import Report
+from od_tools.datasets.checks.dataset_report import Report
 
 CLASSES = ("circle", "square", "triangle")
 SUPERSAMPLE = 2      # shapes are drawn at twice the size and reduced: smooth edges

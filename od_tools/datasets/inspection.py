@@ -12,13 +12,13 @@ import os
 from typing import Sequence
 
 from od_tools.common.errors import UserError
-from od_tools.datasets.classes import resolve_label_map
-from od_tools.datasets.convert import Settings, Split, run
-from od_tools.datasets.images import CHECKS
+from od_tools.datasets.writing.classes import resolve_label_map
+from od_tools.datasets.writing.conversion import Settings, Split, run
+from od_tools.datasets.checks.encoded_images import CHECKS
 from od_tools.datasets.preview import render_preview
-from od_tools.datasets.report import Report
-from od_tools.datasets.tfrecords import read_tfrecord_files, tfrecord_files
-from od_tools.datasets.validation import KINDS
+from od_tools.datasets.checks.dataset_report import Report
+from od_tools.datasets.formats.tfrecords import read_tfrecord_files, tfrecord_files
+from od_tools.datasets.checks.validation import KINDS
 
 
 @dataclasses.dataclass(frozen=True)

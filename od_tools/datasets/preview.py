@@ -13,8 +13,8 @@ from typing import Sequence
 from PIL import Image, ImageDraw
 
 from od_tools.common.files import atomic_path
-from od_tools.datasets import tf_example
-from od_tools.datasets.tfrecords import read_serialized
+from od_tools.datasets.annotations import tf_example
+from od_tools.datasets.formats.tfrecords import read_serialized
 
 TILE = 256
 MASK_OPACITY = 0.45

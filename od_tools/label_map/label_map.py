@@ -226,7 +226,3 @@ def parse_android_labels(text: str) -> dict[int, str]:
     in the ids names no class."""
     labels = {i + 1: line.strip() for i, line in enumerate(text.splitlines())}
     return {i: label for i, label in labels.items() if label and label != ANDROID_PLACEHOLDER}
-
-
-def format_android_labels(label_map: LabelMap) -> str:
-    return android_labels_text(label_map.android_labels())

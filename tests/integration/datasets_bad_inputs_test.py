@@ -20,7 +20,7 @@ from PIL import Image
 
 import dataset_fixtures as fx
 from od_tools.common.errors import UserError
-from od_tools.datasets import images as image_checks
+from od_tools.datasets.checks import encoded_images as image_checks
 from od_tools.datasets.create import CreateRequest, create_tf_records
 
 GOOD = [fx.Image("a.jpg", 64, 48, (fx.Obj("cat", (4, 4, 30, 30)),)),

@@ -21,7 +21,8 @@ from pycocotools.coco import COCO
 
 import dataset_fixtures as fx
 from od_tools.common.errors import UserError
-from od_tools.datasets import masks, tf_example
+from od_tools.datasets.annotations import masks
+from od_tools.datasets.annotations import tf_example
 from od_tools.datasets.create import CreateRequest, create_tf_records
 from od_tools.datasets.inspection import InspectRequest, inspect_tf_records
 

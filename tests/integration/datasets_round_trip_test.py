@@ -13,12 +13,12 @@ import od_tools  # noqa: F401  first: tf.keras is then tf-keras, as the OD API n
 from official.vision.dataloaders.tf_example_decoder import TfExampleDecoder  # noqa: E402
 
 import dataset_fixtures as fx
-from od_tools.datasets import parallel
+from od_tools.datasets.writing import parallel
 from od_tools.datasets.create import CreateRequest, create_tf_records
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.records import ExampleData, ObjectData
-from od_tools.datasets.splits import split_train_val
-from od_tools.datasets.tf_example import serialize_example
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.annotations.image_record import ExampleData, ObjectData
+from od_tools.datasets.writing.splits import split_train_val
+from od_tools.datasets.annotations.tf_example import serialize_example
 from od_tools.label_map import read_label_map
 
 IMAGES = fx.sample_images(6)

@@ -25,9 +25,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.records import ExampleData, ObjectData
-from od_tools.datasets.tf_example import serialize_example
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.annotations.image_record import ExampleData, ObjectData
+from od_tools.datasets.annotations.tf_example import serialize_example
 from od_tools.export import images, parity, runtime
 from od_tools.export.tflite_graph import INPUT_MEAN, INPUT_STD
 from od_tools.modeling import Detector

@@ -15,11 +15,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw
 
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.masks import encode_png
-from od_tools.datasets.records import ExampleData, ObjectData
-from od_tools.datasets.tf_example import serialize_example
-from od_tools.datasets.writer import shard_name
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.annotations.masks import encode_png
+from od_tools.datasets.annotations.image_record import ExampleData, ObjectData
+from od_tools.datasets.annotations.tf_example import serialize_example
+from od_tools.datasets.writing.writer import shard_name
 from od_tools.label_map import LabelMap, write_label_map
 
 NAMES = ("circle", "square")

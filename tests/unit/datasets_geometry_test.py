@@ -5,8 +5,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from od_tools.datasets import geometry
-from od_tools.datasets.geometry import Box
+from od_tools.datasets.annotations import geometry
+from od_tools.datasets.annotations.geometry import Box
 
 coordinates = st.floats(min_value=-1e4, max_value=1e4, allow_nan=False, allow_infinity=False)
 sizes = st.integers(min_value=1, max_value=10_000)

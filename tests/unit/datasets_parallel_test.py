@@ -8,7 +8,7 @@ import time
 import pytest
 
 from od_tools.common.errors import UserError
-from od_tools.datasets import parallel
+from od_tools.datasets.writing import parallel
 
 
 def uneven(item: int) -> tuple[int, int]:

@@ -9,12 +9,13 @@ import pytest
 
 import dataset_fixtures as fx
 from od_tools.common.errors import UserError
-from od_tools.datasets import geometry, vott
-from od_tools.datasets.classes import resolve_label_map
-from od_tools.datasets.masks import Polygons, RunLength
-from od_tools.datasets.readers import read_dataset
-from od_tools.datasets.records import Units
-from od_tools.datasets.splits import shuffled, split_train_val, val_count
+from od_tools.datasets.annotations import geometry
+from od_tools.datasets.formats import vott
+from od_tools.datasets.writing.classes import resolve_label_map
+from od_tools.datasets.annotations.masks import Polygons, RunLength
+from od_tools.datasets.formats.readers import read_dataset
+from od_tools.datasets.annotations.image_record import Units
+from od_tools.datasets.writing.splits import shuffled, split_train_val, val_count
 
 IMAGES = fx.sample_images(4)
 

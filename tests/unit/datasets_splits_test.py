@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from od_tools.common.errors import UserError
-from od_tools.datasets import images
-from od_tools.datasets.grouping import Identity, compile_split_by, group_for_split, identify, name_key
-from od_tools.datasets.records import ImageRecord, Units
-from od_tools.datasets.splits import groups_sharing_keys, shuffled, split_train_val
+from od_tools.datasets.checks import encoded_images
+from od_tools.datasets.writing.grouping import Identity, compile_split_by, group_for_split, identify, name_key
+from od_tools.datasets.annotations.image_record import ImageRecord, Units
+from od_tools.datasets.writing.splits import groups_sharing_keys, shuffled, split_train_val
 
 
 def test_keys_shared_directly_or_through_others_make_one_group():
@@ -84,10 +84,10 @@ def png(level: int) -> bytes:
 
 def test_pixel_digest_sees_through_metadata_and_lossless_recompression():
     assert jpeg() != jpeg(comment=b"re-saved by a tool") and png(1) != png(9)
-    same = {images.pixel_digest(data) for data in (jpeg(), jpeg(comment=b"re-saved by a tool"), png(1), png(9))}
+    same = {encoded_images.pixel_digest(data) for data in (jpeg(), jpeg(comment=b"re-saved by a tool"), png(1), png(9))}
     assert len(same) == 1 and None not in same
-    assert images.pixel_digest(jpeg(colour=(200, 40, 41))) not in same
-    assert images.pixel_digest(jpeg()[:200]) is None
+    assert encoded_images.pixel_digest(jpeg(colour=(200, 40, 41))) not in same
+    assert encoded_images.pixel_digest(jpeg()[:200]) is None
 
 
 def record(name: str, data: bytes | None = None) -> ImageRecord:

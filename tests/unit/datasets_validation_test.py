@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from od_tools.datasets import masks
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.records import ImageRecord, ObjectAnnotation, ReaderIssue, Units
-from od_tools.datasets.validation import KINDS, Action, ValidationContext, validate_record
+from od_tools.datasets.annotations import masks
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.annotations.image_record import ImageRecord, ObjectAnnotation, ReaderIssue, Units
+from od_tools.datasets.checks.validation import KINDS, Action, ValidationContext, validate_record
 
 CONTEXT = ValidationContext(name_to_id={"cat": 1, "dog": 2}, id_to_name={1: "cat", 2: "dog"})
 WIDTH, HEIGHT = 80, 60

@@ -8,7 +8,7 @@ from od_tools.label_map import (
     LabelItem,
     LabelMap,
     LabelMapError,
-    format_android_labels,
+    android_labels_text,
     format_label_map,
     parse_label_map,
     read_label_map,
@@ -71,7 +71,7 @@ def test_from_names_numbers_from_one_in_order():
 
 def test_android_labels_fill_id_gaps():
     label_map = parse_label_map(OD_API_STYLE)
-    assert format_android_labels(label_map) == "Cat\ndog\n???\nbird\n"
+    assert android_labels_text(label_map.android_labels()) == "Cat\ndog\n???\nbird\n"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from od_tools.common.errors import UserError
-from od_tools.datasets.records import Dataset
+from od_tools.datasets.annotations.image_record import Dataset
 from od_tools.label_map import LabelItem, LabelMap, read_label_map
 
 

@@ -14,9 +14,9 @@ import os
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import read_text
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.paths import expand
-from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, Units
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.formats.paths import expand
+from od_tools.datasets.annotations.image_record import Dataset, ImageRecord, ObjectAnnotation, Units
 
 # Column -> accepted header names (case-insensitive).
 ALIASES = {

@@ -1,6 +1,6 @@
 """Conversion throughput: our converter vs a naive re-encoding converter vs copying the bytes.
 
-    bazel run //od_tools/datasets:benchmark -- --num_images=1000 [--image_size=512] [--num_workers=0] [--repeats=3]
+    bazel run //od_tools/datasets:conversion_benchmark -- --num_images=1000 [--image_size=512] [--num_workers=0] [--repeats=3]
 
 Generates N JPEGs with their COCO annotations (the demo generator), then measures in one run,
 on the same warm files, each method --repeats times in turns (the fastest run counts), and
@@ -39,7 +39,7 @@ from absl import flags
 from od_tools.common import cli, machine
 from od_tools.common.errors import UserError
 from od_tools.datasets import demo
-from od_tools.datasets.parallel import available_cores, worker_count
+from od_tools.datasets.writing.parallel import available_cores, worker_count
 from od_tools.datasets.create import CreateRequest, create_tf_records
 
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1000, "Images to generate and convert.")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Callable
 
 from od_tools.common.errors import UserError
-from od_tools.datasets.coco import read_coco
-from od_tools.datasets.csv_table import read_csv
-from od_tools.datasets.pascal_voc import read_voc
-from od_tools.datasets.paths import GLOB_CHARS
-from od_tools.datasets.records import Dataset
-from od_tools.datasets.tfrecords import read_tfrecords
-from od_tools.datasets.vott import read_vott
+from od_tools.datasets.formats.coco_json import read_coco
+from od_tools.datasets.formats.csv_table import read_csv
+from od_tools.datasets.formats.pascal_voc import read_voc
+from od_tools.datasets.formats.paths import GLOB_CHARS
+from od_tools.datasets.annotations.image_record import Dataset
+from od_tools.datasets.formats.tfrecords import read_tfrecords
+from od_tools.datasets.formats.vott import read_vott
 
 
 Reader = Callable[[str, "str | None", bool], Dataset]  # (annotations, image_dir, include_masks)

@@ -15,10 +15,10 @@ import re
 from typing import Any, Hashable, Sequence
 
 from od_tools.common.errors import UserError
-from od_tools.datasets import images
-from od_tools.datasets.records import ImageRecord
-from od_tools.datasets.splits import groups_sharing_keys
-from od_tools.datasets.validation import read_image_bytes
+from od_tools.datasets.checks import encoded_images
+from od_tools.datasets.annotations.image_record import ImageRecord
+from od_tools.datasets.writing.splits import groups_sharing_keys
+from od_tools.datasets.checks.validation import read_image_bytes
 
 SAME_IMAGE = ("bytes", "pixels")
 EXAMPLE_GROUPS = 5      # groups listed by name in the report
@@ -38,9 +38,9 @@ def identify(record: ImageRecord, same_image: str = "bytes") -> Identity:
     """The worker's job: digests of the image's bytes and, for "pixels", of its pixels."""
     try:
         data = read_image_bytes(record)
-    except images.ImageProblem:
+    except encoded_images.ImageProblem:
         return Identity(None)
-    pixels = images.pixel_digest(data) if same_image == "pixels" else None
+    pixels = encoded_images.pixel_digest(data) if same_image == "pixels" else None
     return Identity(hashlib.sha256(data).hexdigest(), pixels)
 
 

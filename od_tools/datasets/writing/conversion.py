@@ -21,13 +21,13 @@ from typing import IO, Any, Iterable, Iterator, Sequence
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_path
 from od_tools.common.progress import Progress
-from od_tools.datasets.parallel import Mapper, ordered_map, worker_count
-from od_tools.datasets.records import ImageRecord
-from od_tools.datasets.report import Report, SplitStats, skipped_breakdown
-from od_tools.datasets.tf_example import serialize_example
-from od_tools.datasets.validation import Issue, Processed, ValidationContext, validate_record
-from od_tools.datasets.writer import ShardedWriter, auto_num_shards, remove_stale_shards
-from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, format_android_labels, format_label_map
+from od_tools.datasets.writing.parallel import Mapper, ordered_map, worker_count
+from od_tools.datasets.annotations.image_record import ImageRecord
+from od_tools.datasets.checks.dataset_report import Report, SplitStats, skipped_breakdown
+from od_tools.datasets.annotations.tf_example import serialize_example
+from od_tools.datasets.checks.validation import Issue, Processed, ValidationContext, validate_record
+from od_tools.datasets.writing.writer import ShardedWriter, auto_num_shards, remove_stale_shards
+from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, android_labels_text, format_label_map
 
 LABEL_MAP_NAME = "label_map.pbtxt"
 
@@ -169,8 +169,9 @@ def _side_files(report: Report, writers: dict[str, ShardedWriter], settings: Set
     """label_map.pbtxt, labelmap.txt and report.json (path -> text); records them in the report."""
     texts = {}
     if writers and settings.label_map_dir is not None:
+        android_labels = android_labels_text(report.label_map.android_labels())
         for key, name, text in (("label map", LABEL_MAP_NAME, format_label_map(report.label_map)),
-                                ("android labels", ANDROID_LABELS_FILE, format_android_labels(report.label_map))):
+                                ("android labels", ANDROID_LABELS_FILE, android_labels)):
             path = os.path.join(settings.label_map_dir, name)
             texts[path] = text
             report.outputs[key] = path

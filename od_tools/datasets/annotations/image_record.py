@@ -12,8 +12,8 @@ import dataclasses
 import enum
 from typing import Sequence
 
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.masks import Mask
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.annotations.masks import Mask
 
 
 class Units(enum.Enum):

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from od_tools.datasets.validation import KINDS, Action, Issue, Processed
+from od_tools.datasets.checks.validation import KINDS, Action, Issue, Processed
 from od_tools.label_map import LabelMap
 
 EXAMPLES_PER_KIND = 5

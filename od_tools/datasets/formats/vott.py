@@ -28,13 +28,13 @@ import urllib.parse
 from typing import Any
 
 from od_tools.common.errors import UserError
-from od_tools.datasets import geometry
-from od_tools.datasets.coco import load_json
-from od_tools.datasets.masks import Polygons
-from od_tools.datasets.csv_table import read_csv
-from od_tools.datasets.paths import expand
-from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, ReaderIssue, Units
-from od_tools.datasets.tfrecords import is_tfrecord_name, read_tfrecords
+from od_tools.datasets.annotations import geometry
+from od_tools.datasets.formats.coco_json import load_json
+from od_tools.datasets.annotations.masks import Polygons
+from od_tools.datasets.formats.csv_table import read_csv
+from od_tools.datasets.formats.paths import expand
+from od_tools.datasets.annotations.image_record import Dataset, ImageRecord, ObjectAnnotation, ReaderIssue, Units
+from od_tools.datasets.formats.tfrecords import is_tfrecord_name, read_tfrecords
 
 # VoTT's AssetType: a video is a container whose frames are separate assets (VideoFrame).
 VIDEO_ASSET, VIDEO_FRAME_ASSET, TFRECORD_ASSET = 2, 3, 4

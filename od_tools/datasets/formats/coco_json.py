@@ -16,9 +16,9 @@ from typing import Any
 
 from od_tools.common.errors import UserError
 from od_tools.common.files import read_text
-from od_tools.datasets import geometry
-from od_tools.datasets.masks import Mask, Polygons, RunLength
-from od_tools.datasets.records import Dataset, ImageRecord, ObjectAnnotation, Units
+from od_tools.datasets.annotations import geometry
+from od_tools.datasets.annotations.masks import Mask, Polygons, RunLength
+from od_tools.datasets.annotations.image_record import Dataset, ImageRecord, ObjectAnnotation, Units
 
 
 def _is_int(value: Any) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Sequence
 
-from od_tools.datasets.geometry import Box
-from od_tools.datasets.masks import EncodedMask, encode_png
-from od_tools.datasets.records import ExampleData, ImageRecord, ObjectAnnotation, ReaderIssue, Units
+from od_tools.datasets.annotations.geometry import Box
+from od_tools.datasets.annotations.masks import EncodedMask, encode_png
+from od_tools.datasets.annotations.image_record import ExampleData, ImageRecord, ObjectAnnotation, ReaderIssue, Units
 
 if TYPE_CHECKING:
     import tensorflow as tf

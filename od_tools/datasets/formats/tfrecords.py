@@ -15,9 +15,9 @@ import re
 from typing import Iterator
 
 from od_tools.common.errors import UserError, first_line
-from od_tools.datasets.paths import expand
-from od_tools.datasets.records import Dataset, ImageRecord, ReaderIssue
-from od_tools.datasets.tf_example import parse_example
+from od_tools.datasets.formats.paths import expand
+from od_tools.datasets.annotations.image_record import Dataset, ImageRecord, ReaderIssue
+from od_tools.datasets.annotations.tf_example import parse_example
 from od_tools.label_map import read_label_map
 
 _TFRECORD_NAME = re.compile(r"\.(tfrecords?|records?)(-\d+-of-\d+)?$|-\d{5}-of-\d{5}$", re.IGNORECASE)

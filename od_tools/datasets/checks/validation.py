@@ -25,8 +25,10 @@ import enum
 import hashlib
 from typing import Mapping
 
-from od_tools.datasets import geometry, images, masks
-from od_tools.datasets.records import ExampleData, ImageRecord, ObjectAnnotation, ObjectData, Units
+from od_tools.datasets.annotations import geometry
+from od_tools.datasets.checks import encoded_images
+from od_tools.datasets.annotations import masks
+from od_tools.datasets.annotations.image_record import ExampleData, ImageRecord, ObjectAnnotation, ObjectData, Units
 
 
 class Action(enum.Enum):
@@ -152,7 +154,7 @@ class ValidationContext:
 
     name_to_id: Mapping[str, int]
     id_to_name: Mapping[int, str]
-    image_check: str = "decode"   # see images.CHECKS
+    image_check: str = "decode"   # see encoded_images.CHECKS
     include_masks: bool = False   # every object needs a mask (records that hold masks keep them anyway)
 
     def known(self, limit: int = 8) -> str:
@@ -175,14 +177,14 @@ def read_image_bytes(record: ImageRecord) -> bytes:
     if record.encoded is not None:
         return record.encoded
     if record.image_path is None:
-        raise images.ImageProblem("image_missing", "the record has no image" + record.missing_hint)
+        raise encoded_images.ImageProblem("image_missing", "the record has no image" + record.missing_hint)
     try:
         with open(record.image_path, "rb") as f:
             return f.read()
     except FileNotFoundError as e:
-        raise images.ImageProblem("image_missing", f"{record.image_path} not found{record.missing_hint}") from e
+        raise encoded_images.ImageProblem("image_missing", f"{record.image_path} not found{record.missing_hint}") from e
     except OSError as e:
-        raise images.ImageProblem("image_missing", f"cannot read {record.image_path} ({e.strerror})") from e
+        raise encoded_images.ImageProblem("image_missing", f"cannot read {record.image_path} ({e.strerror})") from e
 
 
 def validate_record(record: ImageRecord, context: ValidationContext) -> Processed:
@@ -193,8 +195,8 @@ def validate_record(record: ImageRecord, context: ValidationContext) -> Processe
         return skip()
     try:
         data = read_image_bytes(record)
-        info = images.probe(data, context.image_check)
-    except images.ImageProblem as problem:
+        info = encoded_images.probe(data, context.image_check)
+    except encoded_images.ImageProblem as problem:
         issues.append(Issue(problem.kind, record.where, problem.detail))
         return skip()
 
@@ -229,16 +231,16 @@ def validate_record(record: ImageRecord, context: ValidationContext) -> Processe
     return Processed(example, tuple(issues), len(record.objects))
 
 
-def _size_detail(declared: tuple[int, int] | None, info: images.ImageInfo) -> str:
+def _size_detail(declared: tuple[int, int] | None, info: encoded_images.ImageInfo) -> str:
     if declared is None:
         return f"no image size given; the image is {info.width}x{info.height}"
     detail = f"annotated as {declared[0]}x{declared[1]} but the image is {info.width}x{info.height}"
-    if images.swaps_axes(info.orientation) and declared == (info.height, info.width):
+    if encoded_images.swaps_axes(info.orientation) and declared == (info.height, info.width):
         detail += f" (EXIF orientation {info.orientation}: annotated on the rotated view)"
     return detail
 
 
-def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: images.ImageInfo,
+def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: encoded_images.ImageInfo,
                      context: ValidationContext, with_masks: bool) -> tuple[ObjectData | None, list[Issue]]:
     name, class_id = annotation.class_name, annotation.class_id
     label = f" '{name}'" if name else (f" (class id {class_id})" if class_id is not None else "")
@@ -296,7 +298,7 @@ def _validate_object(record: ImageRecord, annotation: ObjectAnnotation, info: im
                       mask_png), issues
 
 
-def _checked_mask(mask: masks.Mask | None, box_px: geometry.Box, info: images.ImageInfo,
+def _checked_mask(mask: masks.Mask | None, box_px: geometry.Box, info: encoded_images.ImageInfo,
                   where: str) -> tuple[bytes, list[Issue]]:
     """The object's mask as the PNG to write; raises MaskProblem when the object must be dropped."""
     if mask is None:
