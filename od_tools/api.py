@@ -40,8 +40,6 @@ from od_tools.inference.outputs import OutputOptions
 from od_tools.training.launch import LaunchResult, launch
 from od_tools.training.settings import TrainSettings
 
-ANDROID_DIR = "android"
-
 __all__ = [
     "CreateRequest", "DetectSettings", "ExportOptions", "ExportRequest", "Model", "ModelSpec", "OutputOptions",
     "Quantization", "SavedModelRequest", "Summary", "TrainSettings", "UserError",
@@ -108,8 +106,7 @@ def export_tflite(request: ExportRequest) -> ExportReport:
     output = Path(request.output_directory)
     report = export_detector(prepared, located.prefix, prepared.label_map, str(output), request.options,
                              config_source=config_path, label_map_source=prepared.pipeline.label_map_path)
-    files = android_assets.assets_from_export(output, request.android_quantization)
-    android_assets.write_assets(files, output / ANDROID_DIR)
+    android_assets.package_export(output, request.android_quantization)
     return report
 
 

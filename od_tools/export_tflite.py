@@ -149,7 +149,7 @@ def export(argv_flags: flags.FlagValues) -> None:
         else None, overrides=tuple(argv_flags.override), config_override=argv_flags.config_override,
         strict=argv_flags.strict, options=options, android_quantization=_ANDROID_QUANTIZATION.value))
     print(report.table(max_classes=SHOWN_CLASSES))
-    print(f"Wrote {output}/ (Android assets in {output / api.ANDROID_DIR}/)")
+    print(f"Wrote {output}/ (Android assets in {output / android_assets.EXPORT_ASSETS_DIR}/)")
 
 
 def export_tf1_graph() -> None:
@@ -190,10 +190,9 @@ def export_tf1_graph() -> None:
     result = frozen_graph.export_frozen_graph(cli.workspace_path(_TFLITE_GRAPH.value), read_label_map(label_map_path),
                                               label_map_path, str(output), list(dict.fromkeys(types)), options,
                                               op_profile_runs=_OP_PROFILE_RUNS.value)
-    files = android_assets.assets_from_export(output, _ANDROID_QUANTIZATION.value)
-    android_assets.write_assets(files, output / "android")
+    assets_dir = android_assets.package_export(output, _ANDROID_QUANTIZATION.value)
     print(frozen_graph.summary(result), end="")
-    print(f"Wrote {output}/ (Android assets in {output / 'android'}/)")
+    print(f"Wrote {output}/ (Android assets in {assets_dir}/)")
 
 
 def main(argv: Sequence[str]) -> None:

@@ -16,6 +16,7 @@ from od_tools.label_map import ANDROID_LABELS_FILE
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 
+EXPORT_ASSETS_DIR = "android"  # the folder of an export that holds its Android assets
 # Integer models first (smallest, fastest; uint8 is a TF1 graph converted as TOCO did), then float.
 DEFAULT_QUANTIZATION_ORDER = ("int8", "uint8", "float32", "float16", "dynamic_range")
 
@@ -55,6 +56,13 @@ def write_assets(assets: dict[str, bytes], out_dir: Path) -> None:
     with atomic_dir(out_dir) as tmp:
         for name, data in assets.items():
             (tmp / name).write_bytes(data)
+
+
+def package_export(export_dir: Path, quantization: str | None = None) -> Path:
+    """Writes the assets of an export into its `android/` folder (both exporters' last step); returns it."""
+    out_dir = export_dir / EXPORT_ASSETS_DIR
+    write_assets(assets_from_export(export_dir, quantization), out_dir)
+    return out_dir
 
 
 def verify_assets(assets_dir: Path) -> dict[str, bytes]:

@@ -43,15 +43,15 @@ def exported(records, tmp_path_factory) -> tuple[Path, object]:
 def test_export_tflite_writes_the_models_and_the_android_assets(exported):
     out, report = exported
     assert report.passed and [m.file for m in report.models] == ["detect_float32.tflite"]
-    assert {p.name for p in (out / api.ANDROID_DIR).iterdir()} == {"detect.tflite", "labelmap.txt", "model_card.json"}
-    card = json.loads((out / api.ANDROID_DIR / "model_card.json").read_text())
+    assert {p.name for p in (out / "android").iterdir()} == {"detect.tflite", "labelmap.txt", "model_card.json"}
+    card = json.loads((out / "android" / "model_card.json").read_text())
     assert card["quantization"] == "float32"
-    assert (out / api.ANDROID_DIR / "detect.tflite").read_bytes() == (out / "detect_float32.tflite").read_bytes()
+    assert (out / "android" / "detect.tflite").read_bytes() == (out / "detect_float32.tflite").read_bytes()
 
 
 def test_detect_runs_the_exported_model_on_the_records(exported, records, tmp_path):
     out, _ = exported
-    model = api.load_model(str(out / api.ANDROID_DIR / "detect.tflite"))
+    model = api.load_model(str(out / "android" / "detect.tflite"))
     summary = api.detect(model, f"{records}/val.tfrecord-*", api.DetectSettings(output_dir=str(tmp_path / "found")))
     assert summary.pictures == 4 and not summary.skipped
     assert sum(summary.per_class.values()) > 0  # the trained demo finds its shapes
