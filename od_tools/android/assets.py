@@ -10,27 +10,24 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from od_tools.android.model_card import MODEL_CARD_FILE, MODEL_FILE, build_model_card
 from od_tools.label_map import ANDROID_LABELS_FILE
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir
 
+if TYPE_CHECKING:  # the installer verifies packaged assets and starts without TensorFlow, which the report loads
+    from od_tools.export.report import ExportReport
+
 EXPORT_ASSETS_DIR = "android"  # the folder of an export that holds its Android assets
 # Integer models first (smallest, fastest; uint8 is a TF1 graph converted as TOCO did), then float.
 DEFAULT_QUANTIZATION_ORDER = ("int8", "uint8", "float32", "float16", "dynamic_range")
 
 
-def read_report(export_dir: Path) -> dict:
-    path = export_dir / "report.json"
-    if not path.is_file():
-        raise UserError(f"{path}: not found; {export_dir} is not an export's --output_directory")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def choose_quantization(report: dict, wanted: str | None) -> str:
+def choose_quantization(report: ExportReport, wanted: str | None) -> str:
     """`wanted` if exported; else int8 when present (smallest, fastest), else the first one."""
-    exported = [m["quantization"] for m in report["models"]]
+    exported = [m.quantization for m in report.models]
     if wanted:
         if wanted not in exported:
             raise UserError(f"--android_quantization={wanted} was not exported (exported: {', '.join(exported)})")
@@ -40,12 +37,11 @@ def choose_quantization(report: dict, wanted: str | None) -> str:
 
 def assets_from_export(export_dir: Path, quantization: str | None = None) -> dict[str, bytes]:
     """File name -> bytes of the assets for the chosen model of an export."""
+    from od_tools.export.report import read_report
+
     report = read_report(export_dir)
     chosen = choose_quantization(report, quantization)
-    entry = next(m for m in report["models"] if m["quantization"] == chosen)
-    model = (export_dir / entry["file"]).read_bytes()
-    if hashlib.sha256(model).hexdigest() != entry["sha256"]:
-        raise UserError(f"{export_dir / entry['file']}: sha256 differs from report.json; re-run the export")
+    model = report.model(chosen).read_model(export_dir)
     labels = (export_dir / ANDROID_LABELS_FILE).read_bytes()
     card = build_model_card(report, chosen, model, labels)
     return {MODEL_FILE: model, ANDROID_LABELS_FILE: labels,

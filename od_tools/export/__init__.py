@@ -18,7 +18,7 @@ _EXPORTS = {
     "ExportOptions": "od_tools.export.exporter",
     "ParityError": "od_tools.export.exporter",
     "export_detector": "od_tools.export.exporter",
-    "tflite_file_name": "od_tools.export.exporter",
+    "tflite_file_name": "od_tools.export.report",
     "Quantization": "od_tools.export.convert",
     "parse_quantizations": "od_tools.export.convert",
     "ExportReport": "od_tools.export.report",

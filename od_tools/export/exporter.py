@@ -62,10 +62,6 @@ class ExportOptions:
         return {**dataclasses.asdict(self), "quantizations": [q.value for q in self.quantizations]}
 
 
-def tflite_file_name(quantization: Quantization) -> str:
-    return f"detect_{quantization.value}.tflite"
-
-
 def _log(message: str) -> None:
     print(f"export: {message}", file=sys.stderr, flush=True)
     report_status(f"export: {message}")
@@ -200,7 +196,7 @@ def export_detector(prepared: Prepared, trained_checkpoint: str, label_map: Labe
             int8_worst_layers=tuple(worst_layers), int8_float_layers=search,
             calibration_per_class=_images_per_class(calibration, labels),
             crowding=parity.crowding(reference, options.max_detections, options.parity_score_threshold))
-        (out / report.REPORT_JSON).write_text(result.dumps(), encoding="utf-8")
+        result.write(out)
         (out / report.REPORT_TEXT).write_text(result.table(), encoding="utf-8")
         write_per_class_chart(result.accuracies(), str(out / PER_CLASS_CHART),
                               f"Per-class AP50 on {len(held_out)} held-out images")
@@ -234,7 +230,7 @@ def _write_models(tflite_dir: str, out: Path, description: metadata.DetectorDesc
         if quantization is Quantization.INT8 and (options.int8_debug or options.int8_float_layers):
             model, worst_layers, search = _diagnose_int8(model, tflite_dir, representative, description, out,
                                                         held_out, labels, results, options)
-        name = tflite_file_name(quantization)
+        name = report.tflite_file_name(quantization.value)
         (out / name).write_bytes(model)
         results.append(_evaluate(model, quantization, name, seconds, held_out, reference, labels, options))
         _log(f"phone readiness of {name}")

@@ -50,6 +50,10 @@ class LayerError:
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "rmse/scale": round(self.rmse_over_scale, 4)}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "LayerError":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
 
 def parse_layer_statistics(text: str) -> list[LayerError]:
     """The debugger's layer_statistics_dump CSV -> LayerErrors, in graph order."""

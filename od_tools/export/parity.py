@@ -84,6 +84,10 @@ class Parity:
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "matched_fraction": round(self.matched_fraction, 4)}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Parity":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
 
 def _match(ref: Detections, cand: Detections, match_iou: float) -> list[tuple[float, float | None]]:
     """Greedy matching, best reference score first: per reference detection (in that order) its

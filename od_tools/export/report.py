@@ -1,9 +1,19 @@
-"""The export report: what was written, how fast, how faithful and how accurate."""
+"""The export report: what was written, how fast, how faithful and how accurate.
+
+One type for every export: written by the TF2 exporter and the TF1 graph conversion (which has no
+SavedModel and no held-out accuracy), read back by the Android assets, the model card and the
+benchmark (`read_report`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+from pathlib import Path
+from typing import Mapping
+
+from od_tools.common.errors import UserError
 
 from od_tools.evaluation.coco import NO_GROUNDTRUTH, Accuracy
 from od_tools.export.float_layers import FloatLayerSearch
@@ -16,6 +26,11 @@ REPORT_TEXT = "report.txt"
 SAVED_MODEL = "saved_model"
 SHOWN_CLASSES = 10  # classes the printed table shows (the largest int8 drops); report.txt has all
 FEW_CALIBRATION_IMAGES = 10  # a class in fewer int8 calibration images than this is named
+
+
+def tflite_file_name(model_name: str) -> str:
+    """detect_<quantization>.tflite: every exported model's file name (TF1 conversions' too)."""
+    return f"detect_{model_name}.tflite"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +62,44 @@ class TFLiteResult:
         data["ap50"] = self.ap50
         return data
 
+    def read_model(self, export_dir: Path) -> bytes:
+        """The model file of an export, checked against the sha256 its report recorded."""
+        path = export_dir / self.file
+        if not path.is_file():
+            raise UserError(f"{path}: missing from the export; re-run the export")
+        model = path.read_bytes()
+        if hashlib.sha256(model).hexdigest() != self.sha256:
+            raise UserError(f"{path}: sha256 differs from {REPORT_JSON}; re-run the export")
+        return model
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "TFLiteResult":
+        return cls(quantization=data["quantization"], file=data["file"], size_bytes=data["size_bytes"],
+                   sha256=data["sha256"], convert_seconds=data["convert_seconds"], input_type=data["input_type"],
+                   parity={name: Parity.from_json(p) for name, p in data["parity"].items()},
+                   accuracy={name: Accuracy.from_json(a) for name, a in data["accuracy"].items()},
+                   min_mean_iou=data["min_mean_iou"], passed=data["passed"])
+
+
+@dataclasses.dataclass(frozen=True)
+class TF1Conversion:
+    """A TF1 tflite_graph.pb converted as TOCO did. Its uint8 model's parity is its agreement with
+    the float model on synthetic images: there is no SavedModel to compare with."""
+
+    inference_types: tuple[str, ...]
+    default_ranges: tuple[float, float] | None  # the activation range assumed where the graph has none
+    fake_quant_ranges: bool                     # the graph carries quantization-aware training's ranges
+
+    def to_json(self) -> dict:
+        return {"inference_types": list(self.inference_types), "fake_quant_ranges": self.fake_quant_ranges,
+                "default_ranges": list(self.default_ranges) if self.default_ranges else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "TF1Conversion":
+        ranges = data["default_ranges"]
+        return cls(inference_types=tuple(data["inference_types"]), fake_quant_ranges=data["fake_quant_ranges"],
+                   default_ranges=(float(ranges[0]), float(ranges[1])) if ranges else None)
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportReport:
@@ -60,7 +113,7 @@ class ExportReport:
     num_parity_images: int
     num_calibration_images: int
     parity_score_threshold: float
-    saved_model_accuracy: Accuracy
+    saved_model_accuracy: Accuracy | None  # None for a TF1 conversion
     saved_model_seconds: float
     total_seconds: float
     models: tuple[TFLiteResult, ...]
@@ -70,14 +123,16 @@ class ExportReport:
     int8_worst_layers: tuple[LayerError, ...] = ()  # --int8_debug: the largest per-layer int8 errors
     int8_float_layers: FloatLayerSearch | None = None  # --int8_float_layers: the steps tried, the one exported
     calibration_per_class: dict[str, int] = dataclasses.field(default_factory=dict)  # int8 calibration images per class
+    label_map: str = ""  # a TF1 conversion: the label_map.pbtxt given (a TF2 export reads the config's)
+    tf1_conversion: TF1Conversion | None = None
 
     @property
     def passed(self) -> bool:
         return all(m.passed for m in self.models)
 
     @property
-    def saved_model_ap50(self) -> float:
-        return self.saved_model_accuracy.ap50
+    def saved_model_ap50(self) -> float | None:
+        return self.saved_model_accuracy.ap50 if self.saved_model_accuracy else None
 
     def model(self, quantization: str) -> TFLiteResult:
         for m in self.models:
@@ -87,8 +142,8 @@ class ExportReport:
 
     def accuracies(self) -> dict[str, Accuracy]:
         """Model name -> its accuracy, the SavedModel first, then each TFLite model as exported."""
-        return {SAVED_MODEL: self.saved_model_accuracy,
-                **{m.quantization: m.worst_accuracy for m in self.models}}
+        saved_model = {SAVED_MODEL: self.saved_model_accuracy} if self.saved_model_accuracy else {}
+        return {**saved_model, **{m.quantization: m.worst_accuracy for m in self.models if m.accuracy}}
 
     def per_class_drops(self) -> dict[str, float]:
         """Class -> how much int8 loses in AP50 against float (float32 TFLite, else the SavedModel),
@@ -96,7 +151,9 @@ class ExportReport:
         accuracies = self.accuracies()
         if "int8" not in accuracies:
             return {}
-        base = accuracies.get("float32", self.saved_model_accuracy)
+        base = accuracies.get("float32", accuracies.get(SAVED_MODEL))
+        if base is None:
+            return {}
         int8 = accuracies["int8"]
         drops = {name: round(base.per_class_ap50[name] - int8.per_class_ap50.get(name, 0.0), 4) + 0.0  # no -0.0
                  for name in base.measured_classes()}
@@ -106,16 +163,43 @@ class ExportReport:
         data = dataclasses.asdict(self)
         data["models"] = [m.to_json() for m in self.models]
         data["passed"] = self.passed
-        data["saved_model_accuracy"] = self.saved_model_accuracy.to_json()
+        data["saved_model_accuracy"] = self.saved_model_accuracy.to_json() if self.saved_model_accuracy else None
         data["saved_model_ap50"] = self.saved_model_ap50
         data["per_class_ap50_drop_int8"] = self.per_class_drops()
         data["readiness"] = {name: r.to_json() for name, r in self.readiness.items()}
         data["int8_worst_layers"] = [layer.to_json() for layer in self.int8_worst_layers]
         data["int8_float_layers"] = self.int8_float_layers.to_json() if self.int8_float_layers else None
+        data["tf1_conversion"] = self.tf1_conversion.to_json() if self.tf1_conversion else None
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "ExportReport":
+        """The report as `to_json` wrote it (the figures it derives, such as `passed`, are recomputed)."""
+        def optional(key, read):
+            return read(data[key]) if data.get(key) else None
+
+        return cls(
+            config_source=data["config_source"], checkpoint=data["checkpoint"],
+            input_size=(int(data["input_size"][0]), int(data["input_size"][1])),
+            input_mean=data["input_mean"], input_std=data["input_std"], max_detections=data["max_detections"],
+            labels=tuple(data["labels"]), num_parity_images=data["num_parity_images"],
+            num_calibration_images=data["num_calibration_images"],
+            parity_score_threshold=data["parity_score_threshold"],
+            saved_model_accuracy=optional("saved_model_accuracy", Accuracy.from_json),
+            saved_model_seconds=data["saved_model_seconds"], total_seconds=data["total_seconds"],
+            models=tuple(TFLiteResult.from_json(m) for m in data["models"]), options=dict(data.get("options", {})),
+            crowding=optional("crowding", lambda c: Crowding(**c)),
+            readiness={name: Readiness.from_json(r) for name, r in data.get("readiness", {}).items()},
+            int8_worst_layers=tuple(LayerError.from_json(layer) for layer in data.get("int8_worst_layers", ())),
+            int8_float_layers=optional("int8_float_layers", FloatLayerSearch.from_json),
+            calibration_per_class=dict(data.get("calibration_per_class", {})), label_map=data.get("label_map", ""),
+            tf1_conversion=optional("tf1_conversion", TF1Conversion.from_json))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
+    def write(self, export_dir: Path) -> None:
+        (export_dir / REPORT_JSON).write_text(self.dumps(), encoding="utf-8")
 
     def _calibration_lines(self) -> list[str]:
         """Which classes the int8 calibration saw too little of (their activations may fall outside the ranges)."""
@@ -158,9 +242,10 @@ class ExportReport:
             "",
             f"{'model':<28} {'size':>9} {'convert':>8} {'AP':>6} {'AP50':>6} {'matched':>9} {'mean IoU':>9} "
             f"{'|dscore|':>9}  parity",
-            f"{'saved_model (TF)':<28} {'':>9} {self.saved_model_seconds:>7.1f}s "
-            f"{self.saved_model_accuracy.ap:>6.3f} {self.saved_model_ap50:>6.3f}",
         ]
+        if self.saved_model_accuracy:
+            lines.append(f"{'saved_model (TF)':<28} {'':>9} {self.saved_model_seconds:>7.1f}s "
+                         f"{self.saved_model_accuracy.ap:>6.3f} {self.saved_model_accuracy.ap50:>6.3f}")
         for m in self.models:
             worst = min(m.parity.values(), key=lambda p: p.mean_iou)
             accuracy = m.worst_accuracy
@@ -186,7 +271,7 @@ class ExportReport:
         classes quantization costs, largest drop first (all of them, or the first `max_classes`)."""
         accuracies = self.accuracies()
         drops = self.per_class_drops()
-        names = list(drops) or self.saved_model_accuracy.measured_classes()
+        names = list(drops) or (self.saved_model_accuracy.measured_classes() if self.saved_model_accuracy else [])
         if not names:
             return []
         shown = names if max_classes is None else names[:max_classes]
@@ -204,6 +289,17 @@ class ExportReport:
         if unmeasured > 0:
             lines.append(f"({unmeasured} classes have no ground truth in the held-out images and no figures)")
         return lines
+
+
+def read_report(export_dir: Path) -> ExportReport:
+    """The report.json of an export folder; a folder that is not an export is named."""
+    path = export_dir / REPORT_JSON
+    if not path.is_file():
+        raise UserError(f"{path}: not found; {export_dir} is not an export's --output_directory")
+    try:
+        return ExportReport.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path}: not a report this toolchain wrote ({type(e).__name__}: {e}); re-run the export") from e
 
 
 def _cell(value: float) -> str:

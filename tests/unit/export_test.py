@@ -2,6 +2,8 @@
 zipped associated files and the report table. No TensorFlow conversion here."""
 
 import dataclasses
+import hashlib
+import json
 import io
 import zipfile
 
@@ -14,7 +16,7 @@ from od_tools.export import metadata
 from od_tools.export import metadata_schema_py_generated as schema
 from od_tools.export.convert import Quantization, parse_quantizations
 from od_tools.export.parity import Crowding, Parity, compare, crowding, iou, one_class_per_box, recall
-from od_tools.export.report import ExportReport, TFLiteResult
+from od_tools.export.report import ExportReport, TF1Conversion, TFLiteResult, read_report
 from od_tools.modeling import Detections
 
 
@@ -422,3 +424,40 @@ def test_the_reload_check_names_the_first_disagreement(change, problem):
     change(theirs)
     check = serve_compare([mine], [theirs], "tf_example")
     assert not check.passed and problem in check.problem
+
+
+def test_a_report_reads_back_as_it_was_written(tmp_path):
+    """One type writes and reads report.json: the Android assets, the model card and the benchmark
+    read what the exporters wrote, a TF2 export's and a TF1 conversion's alike."""
+    tf2 = dataclasses.replace(per_class_report(3), crowding=Crowding(num_images=1, largest=12, max_detections=10),
+                              options={"max_detections": 10}, calibration_per_class={"class0": 4})
+    float_model = dataclasses.replace(tf2.models[0], accuracy={}, parity={})
+    tf1 = dataclasses.replace(tf2, saved_model_accuracy=None, models=(float_model,), crowding=None, label_map="l.pbtxt",
+                              tf1_conversion=TF1Conversion(("FLOAT",), default_ranges=(0.0, 6.0), fake_quant_ranges=False))
+    for report in (tf2, tf1):
+        report.write(tmp_path)
+        assert read_report(tmp_path) == report
+    assert tf1.saved_model_ap50 is None and tf1.per_class_drops() == {} and list(tf1.accuracies()) == []
+    assert json.loads((tmp_path / "report.json").read_text())["tf1_conversion"] == {
+        "inference_types": ["FLOAT"], "default_ranges": [0.0, 6.0], "fake_quant_ranges": False}
+
+
+def test_a_folder_without_a_readable_report_is_named(tmp_path):
+    with pytest.raises(UserError, match="report.json: not found; .* is not an export's --output_directory"):
+        read_report(tmp_path)
+    (tmp_path / "report.json").write_text('{"models": []}')
+    with pytest.raises(UserError, match="report.json: not a report this toolchain wrote .*re-run the export"):
+        read_report(tmp_path)
+
+
+def test_a_model_file_that_is_not_the_reported_one_is_refused(tmp_path):
+    model = b"TFL3 model"
+    entry = dataclasses.replace(per_class_report(1).models[0], file="detect_float32.tflite",
+                                sha256=hashlib.sha256(model).hexdigest())
+    with pytest.raises(UserError, match="detect_float32.tflite: missing from the export"):
+        entry.read_model(tmp_path)
+    (tmp_path / entry.file).write_bytes(model)
+    assert entry.read_model(tmp_path) == model
+    (tmp_path / entry.file).write_bytes(model + b"!")
+    with pytest.raises(UserError, match="detect_float32.tflite: sha256 differs from report.json"):
+        entry.read_model(tmp_path)

@@ -23,8 +23,6 @@ computes it), then each figure's spread. Int8 kernels take other code paths on o
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import statistics
 import tempfile
@@ -77,31 +75,24 @@ def _default_image(root: Path) -> Path:
 
 
 def measure(export_dir: Path, image: Path, threads: Sequence[int], runs: int, rounds: int = 1) -> list[Row]:
-    report_path = export_dir / "report.json"
-    if not report_path.is_file():
-        raise UserError(f"{report_path}: not found; pass an export's --output_directory as --export_dir")
-    report = json.loads(report_path.read_text())
-    height, width = report["input_size"]
+    from od_tools.export.report import read_report
+
+    report = read_report(export_dir)
+    height, width = report.input_size
     pixels = np.asarray(Image.open(image).convert("RGB").resize((width, height), Image.BILINEAR), np.uint8)
-    sizes = {}
-    for entry in report["models"]:
-        data = (export_dir / entry["file"]).read_bytes()
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise UserError(f"{export_dir / entry['file']}: sha256 differs from report.json; re-run the export")
-        sizes[entry["quantization"]] = len(data)
-    times: dict[tuple[str, int], list[float]] = {(e["quantization"], t): [] for e in report["models"] for t in threads}
+    sizes = {m.quantization: len(m.read_model(export_dir)) for m in report.models}
+    times: dict[tuple[str, int], list[float]] = {(m.quantization, t): [] for m in report.models for t in threads}
     per_round = max(1, -(-runs // rounds))
     with tempfile.TemporaryDirectory() as tmp:
         image_npy = Path(tmp) / "image.npy"
         np.save(image_npy, pixels)
         for _ in range(rounds):
             for t in threads:
-                for entry in report["models"]:
-                    times[entry["quantization"], t] += time_in_subprocess(export_dir / entry["file"], image_npy, t,
-                                                                          per_round)
-    return [Row(e["quantization"], sizes[e["quantization"]],
-                {t: statistics.median(times[e["quantization"], t]) for t in threads}, min(e["ap50"].values()))
-            for e in report["models"]]
+                for m in report.models:
+                    times[m.quantization, t] += time_in_subprocess(export_dir / m.file, image_npy, t, per_round)
+    return [Row(m.quantization, sizes[m.quantization],
+                {t: statistics.median(times[m.quantization, t]) for t in threads}, min(m.ap50.values()))
+            for m in report.models]
 
 
 def table(rows: Sequence[Row], threads: Sequence[int], runs: int) -> str:
@@ -149,30 +140,31 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
     from od_tools.config import read_pipeline_config
     from od_tools.export import images, parity, runtime
     from od_tools.export.exporter import held_out_accuracy, reference_detections, tflite_reference
+    from od_tools.export.report import read_report
     from od_tools.modeling import Detector
 
-    report = json.loads((export_dir / "report.json").read_text())
-    height, width = report["input_size"]
+    report = read_report(export_dir)
+    height, width = report.input_size
     held_out = images.read_images(val_files, num_images, height, width)
     if not held_out:
         raise UserError(f"{', '.join(val_files)}: no records for --kernels")
-    labels = report["labels"]
+    labels = report.labels
     detections = reference_detections(Detector.from_saved_model(str(export_dir / "saved_model")), held_out)
     reference = tflite_reference(read_pipeline_config(str(export_dir / "pipeline.config")), detections)
     truth_boxes = [im.groundtruth.boxes for im in held_out]
     truth_classes = [im.groundtruth.classes for im in held_out]
-    combos = [(e, i, k, t) for e in report["models"] for i in runtime.Interpreter for k in runtime.Kernels
+    combos = [(m, i, k, t) for m in report.models for i in runtime.Interpreter for k in runtime.Kernels
               for t in threads]
     rows = []
     with Progress("benchmark: models x interpreters x kernels x threads", total=len(combos), unit="runs") as bar:
         for entry, interpreter, kernels, t in combos:
-            detector = runtime.TFLiteDetector((export_dir / entry["file"]).read_bytes(), interpreter, t,
-                                              input_mean=report["input_mean"], input_std=report["input_std"],
+            detector = runtime.TFLiteDetector(entry.read_model(export_dir), interpreter, t,
+                                              input_mean=report.input_mean, input_std=report.input_std,
                                               kernels=kernels)
             found = [detector.detect(im.pixels) for im in held_out]
-            agreement = parity.compare(reference, found, report["parity_score_threshold"],
-                                       max_detections=report["max_detections"])
-            rows.append(KernelRow(entry["quantization"], interpreter.value, kernels.value, t,
+            agreement = parity.compare(reference, found, report.parity_score_threshold,
+                                       max_detections=report.max_detections)
+            rows.append(KernelRow(entry.quantization, interpreter.value, kernels.value, t,
                                   held_out_accuracy(held_out, found, labels).ap50, parity.recall(truth_boxes, truth_classes, found),
                                   round(agreement.mean_iou, 4)))
             bar.update()

@@ -125,7 +125,8 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
     from od_tools.config import meta_architecture, model_block, read_pipeline_config
     from od_tools.config.architecture import family
     from od_tools.export import convert, images, metadata, parity, runtime, tflite_graph
-    from od_tools.export.exporter import build_tflite, tflite_file_name
+    from od_tools.export.exporter import build_tflite
+    from od_tools.export.report import tflite_file_name
     from od_tools.modeling import Detections, Detector, build_model
 
     started = time.monotonic()
@@ -167,7 +168,7 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
         quantization = convert.Quantization(name)
         model_bytes, _ = build_tflite(tflite_dir, quantization, description,
                                       representative if quantization.uint8_input else None)
-        file = tflite_file_name(quantization)
+        file = tflite_file_name(quantization.value)
         (row_dir / file).write_bytes(model_bytes)
         detector = runtime.TFLiteDetector(model_bytes, runtime.Interpreter.LITERT)
         agreement = parity.compare(reference, [detector.detect(p) for p in pixels], score_threshold=0.0)

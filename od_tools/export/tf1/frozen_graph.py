@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
-import json
 import os
 import tempfile
 import time
@@ -239,7 +238,7 @@ def _detect_all(model: bytes, pixels: Sequence[np.ndarray], options: FrozenGraph
 
 def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, output_directory: str,
                         inference_types: Sequence[InferenceType], options: FrozenGraphOptions,
-                        num_agreement_images: int = 20, op_profile_runs: int = 3) -> dict:
+                        num_agreement_images: int = 20, op_profile_runs: int = 3) -> report.ExportReport:
     """Converts a TF1 tflite_graph.pb once per inference type into output_directory; returns the report.
 
     Writes detect_float32.tflite and/or detect_uint8.tflite, labelmap.txt and report.json (the
@@ -257,7 +256,7 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
     _, height, width, _ = graph.input_shape
     started = time.monotonic()
     models: dict[InferenceType, bytes] = {}
-    entries = []
+    entries: dict[InferenceType, report.TFLiteResult] = {}
     with atomic_dir(output_directory) as out, tempfile.TemporaryDirectory(prefix="od_tf1_") as scratch:
         for inference_type in inference_types:
             t0 = time.monotonic()
@@ -269,52 +268,54 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
                 mean=options.mean_value, std=options.std_value, labels=labels)
             # The post-processing op's outputs are the graph's outputs, already in the app's order.
             model = finish_tflite(tflite_model.add_detection_signature(model), description)
-            name = f"detect_{inference_type.model_name}.tflite"
+            name = report.tflite_file_name(inference_type.model_name)
             (out / name).write_bytes(model)
             models[inference_type] = model
-            entries.append({"quantization": inference_type.model_name, "file": name, "size_bytes": len(model),
-                            "sha256": hashlib.sha256(model).hexdigest(),
-                            "convert_seconds": round(time.monotonic() - t0, 1),
-                            "input_type": "uint8" if uint8_input else "float32", "ap50": {}, "parity": {}})
+            # No SavedModel, no held-out images: no accuracy and no parity gate (the uint8 model's
+            # agreement with the float one, below, is reported, not enforced).
+            entries[inference_type] = report.TFLiteResult(
+                quantization=inference_type.model_name, file=name, size_bytes=len(model),
+                sha256=hashlib.sha256(model).hexdigest(), convert_seconds=round(time.monotonic() - t0, 1),
+                input_type="uint8" if uint8_input else "float32", parity={}, accuracy={}, min_mean_iou=0.0,
+                passed=True)
         agreement = None
         if len(models) == 2:
             pixels = images.synthetic_images(num_agreement_images, height, width)
             reference = _detect_all(models[InferenceType.FLOAT], pixels, options)
             candidate = _detect_all(models[InferenceType.QUANTIZED_UINT8], pixels, options)
             agreement = parity.compare(reference, candidate, score_threshold=0.0)
-            entries[[e["quantization"] for e in entries].index("uint8")]["parity"] = {
-                runtime.Interpreter.LITERT.value: agreement.to_json()}
+            uint8 = InferenceType.QUANTIZED_UINT8
+            entries[uint8] = dataclasses.replace(entries[uint8], parity={runtime.Interpreter.LITERT.value: agreement})
         (out / ANDROID_LABELS_FILE).write_text(android_labels_text(labels), encoding="utf-8")
         picture = images.synthetic_images(1, height, width)[0]
-        ready = {t.model_name: readiness.inspect(m, picture, op_profile_runs).to_json() for t, m in models.items()}
-        result = {
-            "config_source": os.path.abspath(path), "checkpoint": "", "input_size": [height, width],
-            "input_mean": options.mean_value, "input_std": options.std_value,
-            "max_detections": graph.max_detections, "labels": list(labels), "label_map": label_map_source,
-            "tf1_conversion": {"inference_types": [t.value for t in inference_types],
-                               "default_ranges": list(options.default_ranges) if options.default_ranges else None,
-                               "fake_quant_ranges": graph.has_fake_quant},
-            "num_parity_images": num_agreement_images if agreement else 0, "saved_model_ap50": None,
-            "total_seconds": round(time.monotonic() - started, 1), "models": entries, "readiness": ready,
-        }
-        (out / report.REPORT_JSON).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        ready = {t.model_name: readiness.inspect(m, picture, op_profile_runs) for t, m in models.items()}
+        result = report.ExportReport(
+            config_source=os.path.abspath(path), checkpoint="", input_size=(height, width),
+            input_mean=options.mean_value, input_std=options.std_value, max_detections=graph.max_detections,
+            labels=labels, num_parity_images=num_agreement_images if agreement else 0, num_calibration_images=0,
+            parity_score_threshold=0.0, saved_model_accuracy=None, saved_model_seconds=0.0,
+            total_seconds=round(time.monotonic() - started, 1), models=tuple(entries.values()), readiness=ready,
+            label_map=label_map_source,
+            tf1_conversion=report.TF1Conversion(
+                inference_types=tuple(t.value for t in inference_types), fake_quant_ranges=graph.has_fake_quant,
+                default_ranges=tuple(options.default_ranges) if options.default_ranges else None))
+        result.write(out)
     return result
 
 
-def summary(result: dict) -> str:
+def summary(result: report.ExportReport) -> str:
     """A few lines for the terminal: one per model, and the uint8 model's agreement with the float one."""
-    height, width = result["input_size"]
-    lines = [f"Converted {result['config_source']} ({width}x{height}, {len(result['labels'])} classes)"]
-    for m in result["models"]:
-        line = f"  {m['file']:<24} {m['size_bytes'] / 1e6:7.2f} MB  {m['input_type']} input"
-        for name, p in m["parity"].items():
-            line += (f"  vs float32 on {result['num_parity_images']} synthetic images ({name}): mean IoU "
-                     f"{p['mean_iou']:.4f}, mean |dscore| {p['mean_abs_score_delta']:.4f}")
+    height, width = result.input_size
+    lines = [f"Converted {result.config_source} ({width}x{height}, {len(result.labels)} classes)"]
+    for m in result.models:
+        line = f"  {m.file:<24} {m.size_bytes / 1e6:7.2f} MB  {m.input_type} input"
+        for name, p in m.parity.items():
+            line += (f"  vs float32 on {result.num_parity_images} synthetic images ({name}): mean IoU "
+                     f"{p.mean_iou:.4f}, mean |dscore| {p.mean_abs_score_delta:.4f}")
         lines.append(line)
-        if any(p["mean_iou"] < 0.9 for p in m["parity"].values()):
-            lines.append(f"  note: {m['file']} strays from the float model; default ranges are a guess at every "
+        if any(p.mean_iou < 0.9 for p in m.parity.values()):
+            lines.append(f"  note: {m.file} strays from the float model; default ranges are a guess at every "
                          "activation's range: a quantization-aware graph, or a TF2 checkpoint's int8 export "
                          "(calibrated on your images), keeps it close")
-    ready = {name: readiness.Readiness.from_json(r) for name, r in result.get("readiness", {}).items()}
-    lines += readiness.lines_by_model(ready, [m["quantization"] for m in result["models"]])
+    lines += readiness.lines_by_model(result.readiness, [m.quantization for m in result.models])
     return "\n".join(lines) + "\n"
