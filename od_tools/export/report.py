@@ -299,7 +299,8 @@ def read_report(export_dir: Path) -> ExportReport:
     try:
         return ExportReport.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as e:
-        raise UserError(f"{path}: not a report this toolchain wrote ({type(e).__name__}: {e}); re-run the export") from e
+        raise UserError(f"{path}: not a report this version of the toolchain reads ({type(e).__name__}: {e}); "
+                        "re-run the export") from e
 
 
 def _cell(value: float) -> str:

@@ -446,7 +446,7 @@ def test_a_folder_without_a_readable_report_is_named(tmp_path):
     with pytest.raises(UserError, match="report.json: not found; .* is not an export's --output_directory"):
         read_report(tmp_path)
     (tmp_path / "report.json").write_text('{"models": []}')
-    with pytest.raises(UserError, match="report.json: not a report this toolchain wrote .*re-run the export"):
+    with pytest.raises(UserError, match="report.json: not a report this version of the toolchain reads .*re-run the export"):
         read_report(tmp_path)
 
 
