@@ -8,16 +8,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
 
-from od_tools.config.checkpoints import read_step
-from shapes_records import write_shapes  # beside this file
+from killed_training import kill_after_checkpoint, latest_step, train_command as od_train_command  # beside this file
+from shapes_records import write_shapes
 
 TINY = os.path.join(os.path.dirname(__file__), "..", "testdata", "tiny_pipeline.config")
 RUNFILES = os.path.join(os.environ.get("TEST_SRCDIR", ""), os.environ.get("TEST_WORKSPACE", "od_toolchain"))
@@ -28,8 +27,7 @@ def tool(name: str) -> list[str]:
 
 
 def train_command(config: str, model_dir: str, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "od_tools.train", f"--pipeline_config_path={config}", f"--model_dir={model_dir}",
-            "--noeval_on_train_end", *flags]
+    return od_train_command(config, model_dir, (), "--noeval_on_train_end", *flags)
 
 
 @pytest.fixture(scope="module")
@@ -39,35 +37,12 @@ def config(tmp_path_factory) -> str:
     return os.path.join(folder, "pipeline.config")
 
 
-def latest_step(model_dir: str) -> int:
-    latest = tf.train.latest_checkpoint(model_dir)
-    return read_step(latest) if latest else -1
-
-
-def wait_for_checkpoint(model_dir: str, step: int, process: subprocess.Popen, timeout: float = 240) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if latest_step(model_dir) >= step:
-            return latest_step(model_dir)
-        assert process.poll() is None, process.stderr.read()
-        time.sleep(0.2)
-    raise AssertionError(f"no checkpoint at step {step} after {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def resumed(config, tmp_path_factory):
     """Training killed with SIGKILL after its second checkpoint, then started again."""
     model_dir = str(tmp_path_factory.mktemp("killed"))
-    log = open(os.path.join(model_dir, "first.log"), "w+")
-    first = subprocess.Popen(train_command(config, model_dir, "--num_train_steps=100000", "--checkpoint_every_n=3"),
-                             stdout=log, stderr=subprocess.STDOUT)
-    first.stderr = log
-    try:
-        wait_for_checkpoint(model_dir, 6, first)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    killed_at = latest_step(model_dir)
+    first = train_command(config, model_dir, "--num_train_steps=100000", "--checkpoint_every_n=3")
+    killed_at = kill_after_checkpoint(first, model_dir, 6, Path(model_dir) / "first.log", timeout=240)
     second = subprocess.run(train_command(config, model_dir, f"--num_train_steps={killed_at + 4}",
                                           "--checkpoint_every_n=3"),
                             capture_output=True, text=True, timeout=300)

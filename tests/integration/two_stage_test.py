@@ -9,17 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
 
-from od_tools.config.checkpoints import read_step
-from shapes_records import write_shapes  # beside this file
+from killed_training import kill_after_checkpoint, latest_step, train_command  # beside this file
+from shapes_records import write_shapes
 from zoo_folder import write_zoo_folder
 
 TESTDATA = Path(__file__).parent.parent / "testdata"
@@ -52,34 +49,6 @@ def tool(name: str) -> list[str]:
     return [os.path.join(RUNFILES, "od_tools", name)]
 
 
-def latest_step(model_dir: str) -> int:
-    latest = tf.train.latest_checkpoint(model_dir)
-    return read_step(latest) if latest else -1
-
-
-def train(config: str, model_dir: str, overrides: list[str], *flags: str, **kwargs):
-    command = [sys.executable, "-m", "od_tools.train", f"--pipeline_config_path={config}", f"--model_dir={model_dir}",
-               *(f"--override={o}" for o in overrides), *flags]
-    return subprocess.Popen(command, text=True, **kwargs)
-
-
-def kill_after_the_first_checkpoint(config: str, model_dir: str, overrides: list[str], root: Path) -> int:
-    """Starts a long run, SIGKILLs it once a checkpoint is written; returns that checkpoint's step."""
-    log = open(root / "first.log", "w+")
-    first = train(config, model_dir, overrides, "--num_train_steps=100000", "--checkpoint_every_n=1",
-                  "--noeval_on_train_end", stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 600
-    try:
-        while latest_step(model_dir) < 1:
-            log.seek(0)
-            assert first.poll() is None and time.monotonic() < deadline, log.read()[-3000:]
-            time.sleep(0.5)
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-    return latest_step(model_dir)
-
-
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
 def run(request, tmp_path_factory):
     """A family fine-tuned from its zoo-layout folder (killed after the first checkpoint and resumed,
@@ -97,12 +66,13 @@ def run(request, tmp_path_factory):
                  f"train_config.fine_tune_checkpoint={zoo}/checkpoint/ckpt-0",
                  "train_config.fine_tune_checkpoint_type=detection", f"{F}.num_classes=0", *small]
     model_dir = str(root / "model_dir")
-    killed_at = kill_after_the_first_checkpoint(config, model_dir, overrides, root) if family.killed else 0
-    second = train(config, model_dir, overrides, f"--num_train_steps={killed_at + 2}", "--checkpoint_every_n=1",
-                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = second.communicate(timeout=900)
-    assert second.returncode == 0, err[-3000:]
-    return request.param, family, root, model_dir, killed_at, err
+    first = train_command(config, model_dir, overrides, "--num_train_steps=100000", "--checkpoint_every_n=1",
+                          "--noeval_on_train_end")
+    killed_at = kill_after_checkpoint(first, model_dir, 1, root / "first.log", timeout=600) if family.killed else 0
+    second = subprocess.run(train_command(config, model_dir, overrides, f"--num_train_steps={killed_at + 2}",
+                                          "--checkpoint_every_n=1"), capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return request.param, family, root, model_dir, killed_at, second.stderr
 
 
 def test_resumes_after_a_kill_and_fine_tunes_from_the_zoo_folder(run):
