@@ -153,12 +153,13 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
     reference = tflite_reference(read_pipeline_config(str(export_dir / "pipeline.config")), detections)
     truth_boxes = [im.groundtruth.boxes for im in held_out]
     truth_classes = [im.groundtruth.classes for im in held_out]
+    models = {m.quantization: m.read_model(export_dir) for m in report.models}  # each read and checked once
     combos = [(m, i, k, t) for m in report.models for i in runtime.Interpreter for k in runtime.Kernels
               for t in threads]
     rows = []
     with Progress("benchmark: models x interpreters x kernels x threads", total=len(combos), unit="runs") as bar:
         for entry, interpreter, kernels, t in combos:
-            detector = runtime.TFLiteDetector(entry.read_model(export_dir), interpreter, t,
+            detector = runtime.TFLiteDetector(models[entry.quantization], interpreter, t,
                                               input_mean=report.input_mean, input_std=report.input_std,
                                               kernels=kernels)
             found = [detector.detect(im.pixels) for im in held_out]
