@@ -17,7 +17,7 @@ from typing import Sequence
 
 from absl import flags
 
-from od_tools.common import cli
+from od_tools.common import cli, synthetic
 from od_tools.common.errors import UserError
 
 FLAGS = flags.FLAGS
@@ -39,7 +39,7 @@ def _picture(height: int, width: int):
     from od_tools.export import images
 
     if not FLAGS.image:
-        return images.synthetic_images(1, height, width)[0]
+        return synthetic.pictures(1, height, width)[0]
     from od_tools.inference.sources import read_image
 
     path = cli.workspace_path(FLAGS.image)

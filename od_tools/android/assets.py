@@ -6,7 +6,6 @@ checked against the export report's sha256, so a stale or mixed-up model cannot 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 from od_tools.android.model_card import MODEL_CARD_FILE, MODEL_FILE, build_model_card
 from od_tools.label_map import ANDROID_LABELS_FILE
 from od_tools.common.errors import UserError
-from od_tools.common.files import atomic_dir
+from od_tools.common.files import atomic_dir, sha256
 
 if TYPE_CHECKING:  # the installer verifies packaged assets and starts without TensorFlow, which the report loads
     from od_tools.export.report import ExportReport
@@ -71,7 +70,7 @@ def verify_assets(assets_dir: Path) -> dict[str, bytes]:
         files[name] = path.read_bytes()
     card = json.loads(files[MODEL_CARD_FILE])
     for name in (MODEL_FILE, ANDROID_LABELS_FILE):
-        if hashlib.sha256(files[name]).hexdigest() != card["sha256"][name]:
+        if sha256(files[name]) != card["sha256"][name]:
             raise UserError(f"{assets_dir / name}: sha256 differs from {MODEL_CARD_FILE}; rebuild the assets")
     return files
 

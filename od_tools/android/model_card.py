@@ -5,9 +5,9 @@ It is built from an export's report.json, so every figure in it was measured by 
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any, Sequence
 
+from od_tools.common.files import sha256
 from od_tools.label_map import ANDROID_LABELS_FILE
 
 if TYPE_CHECKING:  # the installer reads model cards and starts without TensorFlow, which the report's module loads
@@ -16,10 +16,6 @@ if TYPE_CHECKING:  # the installer reads model cards and starts without TensorFl
 MODEL_FILE = "detect.tflite"
 MODEL_CARD_FILE = "model_card.json"
 OUTPUTS = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def build_model_card(report: ExportReport, quantization: str, model: bytes, labels: bytes) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -21,6 +22,11 @@ from pathlib import Path
 from typing import Iterator
 
 from od_tools.common.errors import UserError
+
+
+def sha256(data: bytes) -> str:
+    """The hex SHA-256 of a file's bytes, as reports and model cards record it."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def is_url(path: str | os.PathLike[str]) -> bool:

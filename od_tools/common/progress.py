@@ -19,9 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterable, Iterator, TypeVar
-
-T = TypeVar("T")
+from typing import IO
 
 STATUS_ENV = "OD_STATUS_FILE"
 STATUS_ROOT = Path("/tmp/od_toolchain-status")
@@ -142,11 +140,3 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
         report_status(line)
-
-
-def track(items: Iterable[T], label: str, total: int | None = None, unit: str = "items") -> Iterator[T]:
-    """Iterates `items`, reporting progress."""
-    with Progress(label, total=total, unit=unit) as progress:
-        for item in items:
-            yield item
-            progress.update()

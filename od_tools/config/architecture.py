@@ -7,7 +7,6 @@ model_builder maps, so they cannot drift from what the engine builds.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 # SSD feature extractors the OD API builds on TensorFlow 2 (model_builder's
@@ -91,15 +90,6 @@ BACKBONE_MAX_LEVEL = 5
 
 # Meta-architectures the OD API exports to TFLite (export_tflite_graph_lib_tf2).
 TFLITE_META_ARCHITECTURES = ("ssd", "center_net")
-
-
-@dataclasses.dataclass(frozen=True)
-class Pyramid:
-    """How an SSD feature extractor combines backbone levels."""
-
-    kind: str  # "fpn", "bifpn" or "" (classic SSD: no top-down merge)
-    min_level: int = 0
-    max_level: int = 0
 
 
 def is_fpn(type_name: str) -> bool:

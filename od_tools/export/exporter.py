@@ -7,7 +7,6 @@ only when every model passed its parity check, so a failed export leaves nothing
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import statistics
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from od_tools.common.errors import UserError
-from od_tools.common.files import atomic_dir
+from od_tools.common.files import atomic_dir, sha256
 from od_tools.common.progress import Progress, report_status
 from od_tools.config import PipelineProto, Prepared, checkpoints, fixed_input_size, meta_architecture
 from od_tools.evaluation.charts import PER_CLASS_CHART, write_per_class_chart
@@ -106,10 +105,6 @@ def _representative(prepared: Prepared, count: int, height: int, width: int) -> 
         raise UserError(f"{files[0]}: the representative set for int8 calibration is empty (no records in "
                         f"{field}); point train_input_reader at the training TFRecords")
     return calibration
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def build_tflite(tflite_saved_model: str, quantization: Quantization, description: metadata.DetectorDescription,
@@ -357,7 +352,7 @@ def _evaluate(model: bytes, quantization: Quantization, name: str, seconds: floa
         accuracies[interpreter.value] = held_out_accuracy(held_out, found, labels)
     threshold = options.min_mean_iou(quantization)
     return report.TFLiteResult(
-        quantization=quantization.value, file=name, size_bytes=len(model), sha256=_sha256(model),
+        quantization=quantization.value, file=name, size_bytes=len(model), sha256=sha256(model),
         convert_seconds=round(seconds, 1), input_type="uint8" if quantization.uint8_input else "float32",
         parity=parities, accuracy=accuracies, min_mean_iou=threshold,
         passed=all(p.mean_iou >= threshold for p in parities.values()))

@@ -112,17 +112,3 @@ def to_model_input(pixels: np.ndarray, uint8_input: bool, mean: float, std: floa
 def representative_set(images: Sequence[LabeledImage], mean: float, std: float) -> Iterator[np.ndarray]:
     for image in images:
         yield to_model_input(image.pixels, uint8_input=False, mean=mean, std=std)
-
-
-def synthetic_images(count: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:
-    """Seeded uint8 images with blocks of flat colour on noise: something for a detector to fire on."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        for _ in range(3):
-            y0, x0 = rng.integers(0, height // 2), rng.integers(0, width // 2)
-            y1, x1 = y0 + rng.integers(height // 8, height // 2 + 1), x0 + rng.integers(width // 8, width // 2 + 1)
-            image[y0:y1, x0:x1] = rng.integers(0, 256, 3, dtype=np.uint8)
-        out.append(image)
-    return out

@@ -8,12 +8,12 @@ benchmark (`read_report`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Mapping
 
 from od_tools.common.errors import UserError
+from od_tools.common.files import sha256
 
 from od_tools.evaluation.coco import NO_GROUNDTRUTH, Accuracy
 from od_tools.export.float_layers import FloatLayerSearch
@@ -68,7 +68,7 @@ class TFLiteResult:
         if not path.is_file():
             raise UserError(f"{path}: missing from the export; re-run the export")
         model = path.read_bytes()
-        if hashlib.sha256(model).hexdigest() != self.sha256:
+        if sha256(model) != self.sha256:
             raise UserError(f"{path}: sha256 differs from {REPORT_JSON}; re-run the export")
         return model
 

@@ -24,7 +24,7 @@ class Interpreter(str, enum.Enum):
 class Kernels(str, enum.Enum):
     """Which kernels run the model: the interpreters' op resolvers. Int8 results differ between
     them (and between CPUs: XNNPACK picks its int8 code by instruction set), so accuracy bars are
-    set from the spread over all of them (`bazel run //od_tools/export/measure:benchmark -- --kernels`)."""
+    set from the spread over all of them (`bazel run //od_tools/export/measure:quantizations -- --kernels`)."""
 
     XNNPACK = "xnnpack"        # the default: built-in kernels with the XNNPACK delegate
     BUILTIN = "builtin"        # the optimized built-in kernels alone (ruy, gemmlowp)

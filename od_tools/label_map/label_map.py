@@ -95,14 +95,6 @@ class LabelMap:
         by_id = self.id_to_label()
         return [by_id.get(i, ANDROID_PLACEHOLDER) for i in range(1, self.num_classes + 1)]
 
-    def to_proto(self) -> string_int_label_map_pb2.StringIntLabelMap:
-        proto = string_int_label_map_pb2.StringIntLabelMap()
-        for item in self.items:
-            entry = proto.item.add(id=item.id, name=item.name)
-            if item.display_name:
-                entry.display_name = item.display_name
-        return proto
-
 
 def _check_items(items: Sequence[LabelItem], source: str, lines: Sequence[int] | None) -> None:
     def where(index: int) -> str:

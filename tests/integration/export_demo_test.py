@@ -34,7 +34,7 @@ QUANTIZATIONS = ("float32", "float16", "dynamic_range", "int8")
 MIN_SCORE = 0.5
 # The bars below come from the spread measured over every kernel this machine has: tf.lite and
 # ai_edge_litert, each with XNNPACK, with the optimized built-in kernels alone and with the
-# reference kernels, on 1 and 2 threads (`bazel run //od_tools/export/measure:benchmark -- --kernels`, on
+# reference kernels, on 1 and 2 threads (`bazel run //od_tools/export/measure:quantizations -- --kernels`, on
 # the demo's 100 val images; an Intel Xeon with AVX-512 and VNNI, 2026-12-03):
 #   float32, float16   AP50 0.9649 on all 12, recall 0.8911 on all 12
 #   dynamic_range      AP50 0.9649 - 0.9650, recall 0.8871 - 0.8952

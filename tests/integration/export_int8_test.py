@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from od_tools.common import synthetic
 from od_tools.export import tflite_model
 
 ROOT = Path(os.environ["TEST_SRCDIR"]) / os.environ["TEST_WORKSPACE"]
@@ -97,7 +98,7 @@ def test_the_layer_that_reads_the_input_is_the_debuggers_first():
     from od_tools.export import images
     from od_tools.export.float_layers import Calibrated
 
-    pictures = images.synthetic_images(4, 224, 224)
+    pictures = synthetic.pictures(4, 224, 224)
     calibrated = Calibrated(str(DEMO_EXPORT / "tflite_saved_model"),
                             lambda: (images.to_model_input(p, False, 127.5, 127.5) for p in pictures))
     assert calibrated.input_layers() == {debug_rows()[0]["tensor_name"]}

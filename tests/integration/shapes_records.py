@@ -1,7 +1,8 @@
-"""Tiny TFRecords of coloured shapes for training tests, written with od_tools' own encoder.
+"""Tiny TFRecords of shapes for training tests, drawn by od_tools' one synthetic-picture generator
+and written with od_tools' own encoder.
 
-Big, high-contrast shapes on dark noise: a tiny detector learns them within a few steps, which
-the demo dataset's varied backgrounds would not allow at 64x64.
+One big bright shape per picture on dark noise: a tiny detector learns it within a few steps,
+which the demo dataset's muted backgrounds and smaller shapes would not allow at 64x64.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageDraw
 
+from od_tools.common import synthetic
 from od_tools.datasets.annotations.geometry import Box
 from od_tools.datasets.annotations.masks import encode_png
 from od_tools.datasets.annotations.image_record import ExampleData, ObjectData
@@ -22,30 +23,23 @@ from od_tools.datasets.annotations.tf_example import serialize_example
 from od_tools.datasets.writing.writer import shard_name
 from od_tools.label_map import LabelMap, write_label_map
 
-NAMES = ("circle", "square")
+NAMES = synthetic.SHAPES[:2]  # circle, square
 
 
 def _example(rng: np.random.Generator, size: int, name: str, names: Sequence[str], with_masks: bool) -> bytes:
-    image = Image.fromarray(rng.integers(0, 60, size=(size, size, 3), dtype=np.uint8))
-    class_id = int(rng.integers(1, len(names) + 1))
-    side = int(rng.integers(size // 3, size // 2))
-    x, y = (int(v) for v in rng.integers(0, size - side, 2))
-    corners = [x, y, x + side - 1, y + side - 1]
-    shape = ImageDraw.Draw(image).ellipse if class_id == 1 else ImageDraw.Draw(image).rectangle
-    shape(corners, fill=(230, 200, 40) if class_id == 1 else (40, 200, 230))
-    mask_png = None
-    if with_masks:  # the shape's own pixels, drawn the same way
-        silhouette = Image.new("L", (size, size), 0)
-        (ImageDraw.Draw(silhouette).ellipse if class_id == 1 else ImageDraw.Draw(silhouette).rectangle)(corners, fill=1)
-        mask_png = encode_png(np.asarray(silhouette))
+    layout = synthetic.Layout(num_classes=len(names), min_objects=1, max_objects=1,
+                              min_object_size=size // 3, max_object_size=size // 2)
+    picture, (shape,) = synthetic.render(rng, size, size, layout, background=synthetic.dark_noise)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     encoded = buffer.getvalue()
-    box = Box(x / size, y / size, (x + side) / size, (y + side) / size)
+    x, y, width, height = shape.bbox
+    box = Box(x / size, y / size, (x + width) / size, (y + height) / size)
+    mask_png = encode_png(synthetic.mask(shape, size, size)) if with_masks else None
     return serialize_example(ExampleData(
         encoded=encoded, size_bytes=len(encoded), image_format="png", width=size, height=size, filename=name,
         source_id=name, sha256=hashlib.sha256(encoded).hexdigest(),
-        objects=(ObjectData(box, class_id, names[class_id - 1], False, float(side * side), False, mask_png),),
+        objects=(ObjectData(box, shape.class_id, names[shape.class_id - 1], False, shape.area, False, mask_png),),
         with_masks=with_masks))
 
 

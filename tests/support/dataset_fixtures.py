@@ -2,7 +2,7 @@
 
 Each fixture is described once (`Image` / `Obj`, pixel corners) and written as COCO JSON,
 Pascal VOC XML, CSV, VoTT JSON / CSV / TFRecords, so a test can check that every format gives
-the same records. Images are real, small JPEGs (or PNGs) with random content.
+the same records. Images are real, small JPEGs (or PNGs) of seeded synthetic backgrounds.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 from PIL import Image as PILImage
+
+from od_tools.common import synthetic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,11 +40,10 @@ class Image:
 
 
 def image_bytes(width: int, height: int, seed: int = 0, image_format: str = "JPEG") -> bytes:
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 255, (max(1, height // 8), max(1, width // 8), 3), dtype=np.uint8)
-    picture = PILImage.fromarray(small).resize((width, height), PILImage.BILINEAR)
+    """A real picture (od_tools' synthetic background, no shapes), encoded; the same for a seed."""
+    pixels = synthetic.muted_background(np.random.default_rng(seed), height, width)
     buffer = io.BytesIO()
-    picture.save(buffer, image_format, **({"quality": 90} if image_format == "JPEG" else {}))
+    PILImage.fromarray(pixels).save(buffer, image_format, **({"quality": 90} if image_format == "JPEG" else {}))
     return buffer.getvalue()
 
 

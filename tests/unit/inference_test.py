@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from od_tools.common.errors import UserError
-from od_tools.inference import DetectSettings, Model, ModelForm, OutputOptions, detect, outputs, run, sources
+from od_tools.inference import DetectSettings, Model, ModelForm, detect, outputs, run, sources
 from od_tools.modeling import Detections
 
 LABELS = {1: "circle", 2: "square"}

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 from typing import Mapping
 
+from od_tools.common.files import sha256
 from od_tools.datasets.annotations import geometry
 from od_tools.datasets.checks import encoded_images
 from od_tools.datasets.annotations import masks
@@ -227,7 +227,7 @@ def validate_record(record: ImageRecord, context: ValidationContext) -> Processe
     example = ExampleData(
         encoded=data, size_bytes=len(data), image_format=info.image_format, width=info.width, height=info.height,
         filename=record.filename, source_id=record.source_id,
-        sha256=hashlib.sha256(data).hexdigest(), objects=tuple(objects), with_masks=with_masks)
+        sha256=sha256(data), objects=tuple(objects), with_masks=with_masks)
     return Processed(example, tuple(issues), len(record.objects))
 
 

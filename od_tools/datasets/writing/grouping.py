@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import re
 from typing import Any, Hashable, Sequence
 
 from od_tools.common.errors import UserError
+from od_tools.common.files import sha256
 from od_tools.datasets.checks import encoded_images
 from od_tools.datasets.annotations.image_record import ImageRecord
 from od_tools.datasets.writing.splits import groups_sharing_keys
@@ -41,7 +41,7 @@ def identify(record: ImageRecord, same_image: str = "bytes") -> Identity:
     except encoded_images.ImageProblem:
         return Identity(None)
     pixels = encoded_images.pixel_digest(data) if same_image == "pixels" else None
-    return Identity(hashlib.sha256(data).hexdigest(), pixels)
+    return Identity(sha256(data), pixels)
 
 
 def compile_split_by(pattern: str) -> re.Pattern[str]:

@@ -25,11 +25,6 @@ def shard_name(prefix: str, index: int, count: int) -> str:
     return f"{prefix}-{index:05d}-of-{count:05d}"
 
 
-def shard_glob(prefix: str, count: int | None = None) -> str:
-    """The pattern that reads a prefix's shards, e.g. `train.tfrecord-?????-of-00004`."""
-    return f"{prefix}-?????-of-{count:05d}" if count else f"{prefix}-?????-of-?????"
-
-
 def auto_num_shards(total_bytes: int) -> int:
     return max(1, math.ceil(total_bytes / SHARD_TARGET_BYTES))
 

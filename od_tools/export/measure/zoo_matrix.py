@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 from absl import flags
 
-from od_tools.common import cli, machine
+from od_tools.common import cli, machine, synthetic
 from od_tools.common.errors import UserError
 from od_tools.common.files import write_text_atomic
 from od_tools.common.progress import format_duration
@@ -146,7 +146,7 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
     row.params = int(sum(int(np.prod(v.shape)) for v in model.trainable_variables))
     prefix = tf.train.Checkpoint(model=model).save(str(row_dir / "checkpoint" / "ckpt"))
 
-    pixels = images.synthetic_images(num_images, height, width, seed=seed)
+    pixels = synthetic.pictures(num_images, height, width, seed=seed)
     # The module's detections come sorted by score: its top 10, like the TFLite models' 10.
     reference = [Detections(d.boxes[:TOP_K], d.classes[:TOP_K], d.scores[:TOP_K])
                  for d in Detector.from_model(model)(np.stack(pixels))]
@@ -158,7 +158,7 @@ def export_row(config_path: Path, row_dir: Path, quantizations: Sequence[str], n
         name=row_dir.name, description=f"{row_dir.name} with random weights (zoo_matrix).", version="1",
         input_height=height, input_width=width, uint8_input=False, mean=tflite_graph.INPUT_MEAN,
         std=tflite_graph.INPUT_STD, labels=tuple(f"class{i}" for i in range(1, num_classes + 1)))
-    calibration = images.synthetic_images(num_calibration, height, width, seed=seed + 1)
+    calibration = synthetic.pictures(num_calibration, height, width, seed=seed + 1)
 
     def representative():
         for image in calibration:

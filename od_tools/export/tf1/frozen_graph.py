@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import os
 import tempfile
 import time
@@ -33,9 +32,10 @@ import tensorflow as tf
 from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
+from od_tools.common import synthetic
 from od_tools.common.errors import UserError, first_line
-from od_tools.common.files import atomic_dir
-from od_tools.export import images, metadata, parity, readiness, report, runtime, tflite_model
+from od_tools.common.files import atomic_dir, sha256
+from od_tools.export import metadata, parity, readiness, report, runtime, tflite_model
 from od_tools.export.exporter import finish_tflite
 from od_tools.label_map import ANDROID_LABELS_FILE, LabelMap, android_labels_text
 
@@ -275,19 +275,19 @@ def export_frozen_graph(path: str, label_map: LabelMap, label_map_source: str, o
             # agreement with the float one, below, is reported, not enforced).
             entries[inference_type] = report.TFLiteResult(
                 quantization=inference_type.model_name, file=name, size_bytes=len(model),
-                sha256=hashlib.sha256(model).hexdigest(), convert_seconds=round(time.monotonic() - t0, 1),
+                sha256=sha256(model), convert_seconds=round(time.monotonic() - t0, 1),
                 input_type="uint8" if uint8_input else "float32", parity={}, accuracy={}, min_mean_iou=0.0,
                 passed=True)
         agreement = None
         if len(models) == 2:
-            pixels = images.synthetic_images(num_agreement_images, height, width)
+            pixels = synthetic.pictures(num_agreement_images, height, width)
             reference = _detect_all(models[InferenceType.FLOAT], pixels, options)
             candidate = _detect_all(models[InferenceType.QUANTIZED_UINT8], pixels, options)
             agreement = parity.compare(reference, candidate, score_threshold=0.0)
             uint8 = InferenceType.QUANTIZED_UINT8
             entries[uint8] = dataclasses.replace(entries[uint8], parity={runtime.Interpreter.LITERT.value: agreement})
         (out / ANDROID_LABELS_FILE).write_text(android_labels_text(labels), encoding="utf-8")
-        picture = images.synthetic_images(1, height, width)[0]
+        picture = synthetic.pictures(1, height, width)[0]
         ready = {t.model_name: readiness.inspect(m, picture, op_profile_runs) for t, m in models.items()}
         result = report.ExportReport(
             config_source=os.path.abspath(path), checkpoint="", input_size=(height, width),

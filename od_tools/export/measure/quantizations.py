@@ -1,9 +1,9 @@
 """Size, latency and AP50 of each exported quantization, as one table; with --kernels, how each
 model's accuracy moves with the kernels that run it.
 
-    bazel run //od_tools/export/measure:benchmark                         # the demo export
-    bazel run //od_tools/export/measure:benchmark -- --export_dir=exported/ --image=photo.jpg
-    bazel run //od_tools/export/measure:benchmark -- --kernels            # AP50/recall/parity per kernel set
+    bazel run //od_tools/export/measure:quantizations                         # the demo export
+    bazel run //od_tools/export/measure:quantizations -- --export_dir=exported/ --image=photo.jpg
+    bazel run //od_tools/export/measure:quantizations -- --kernels            # AP50/recall/parity per kernel set
 
 Latency is the median of --runs invocations (after 5 warm-up runs each time) on the standalone
 LiteRT interpreter (XNNPACK), in fresh processes that never load TensorFlow. The runs are split
@@ -62,7 +62,7 @@ class Row:
 
 
 def _runfiles_root() -> Path:
-    # This module sits at <root>/od_tools/export/measure/benchmark.py in the runfiles tree.
+    # This module sits at <root>/od_tools/export/measure/quantizations.py in the runfiles tree.
     return Path(os.path.abspath(__file__)).parents[3]
 
 

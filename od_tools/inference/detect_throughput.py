@@ -1,8 +1,8 @@
 """detect's throughput against the bare model in the same run: is decoding, resizing, drawing and
 writing hidden behind the model?
 
-    bazel run //od_tools/inference:benchmark                       # the demo's int8 TFLite and SavedModel
-    bazel run //od_tools/inference:benchmark -- --export_dir=exported/ --num_images=500
+    bazel run //od_tools/inference:detect_throughput                       # the demo's int8 TFLite and SavedModel
+    bazel run //od_tools/inference:detect_throughput -- --export_dir=exported/ --num_images=500
 
 Writes --num_images pictures (the demo's validation images, mirrored and rotated to reach the
 count) as JPEGs, as the demo's and phones' pictures are, then for each model: the bare rate (TFLite: `interpreter.invoke()` alone on inputs
@@ -35,7 +35,7 @@ _RUNFILES_IMAGES = "od_tools/demo/dataset/coco/images"
 
 
 def _runfiles_root() -> Path:
-    return Path(os.path.abspath(__file__)).parents[2]  # <root>/od_tools/inference/benchmark.py
+    return Path(os.path.abspath(__file__)).parents[2]  # <root>/od_tools/inference/detect_throughput.py
 
 
 def write_pictures(sources: Sequence[Path], count: int, folder: Path) -> list[Path]:
