@@ -86,7 +86,7 @@ def main(argv: Sequence[str]) -> None:
     if not val:
         raise UserError(f"{root / _RUNFILES_IMAGES}: no demo images to run on")
     print(f"machine: {machine.describe()}")
-    with tempfile.TemporaryDirectory(prefix="detect_benchmark.") as tmp:
+    with tempfile.TemporaryDirectory(prefix="detect_throughput.") as tmp:
         folder = Path(tmp) / "pictures"
         folder.mkdir()
         pictures = write_pictures(val, _NUM_IMAGES.value, folder)

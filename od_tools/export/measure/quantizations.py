@@ -157,7 +157,7 @@ def accuracy_by_kernel(export_dir: Path, val_files: Sequence[str], num_images: i
     combos = [(m, i, k, t) for m in report.models for i in runtime.Interpreter for k in runtime.Kernels
               for t in threads]
     rows = []
-    with Progress("benchmark: models x interpreters x kernels x threads", total=len(combos), unit="runs") as bar:
+    with Progress("quantizations: models x interpreters x kernels x threads", total=len(combos), unit="runs") as bar:
         for entry, interpreter, kernels, t in combos:
             detector = runtime.TFLiteDetector(models[entry.quantization], interpreter, t,
                                               input_mean=report.input_mean, input_std=report.input_std,
