@@ -170,6 +170,9 @@ def pictures(count: int, height: int, width: int, seed: int = 0) -> list[np.ndar
     """`count` seeded uint8 [H, W, 3] pictures with shapes sized to the picture: something for any
     detector to fire on (calibration, agreement checks), whatever classes it was trained for."""
     short = min(height, width)
-    layout = Layout(min_object_size=max(4, short // 10), max_object_size=max(6, short * 3 // 8))
+    if short < 8:  # no room for a shape: the background alone
+        layout = Layout(min_objects=0, max_objects=0)
+    else:
+        layout = Layout(min_object_size=max(4, short // 10), max_object_size=max(6, short * 3 // 8))
     return [np.asarray(render(np.random.default_rng([seed, index]), height, width, layout)[0])
             for index in range(count)]

@@ -1,11 +1,14 @@
-"""Shared pieces: atomic output, progress lines and the one-line error contract of tools."""
+"""Shared pieces: atomic output, progress lines, the one-line error contract of tools and the
+synthetic pictures."""
 
 import io
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from od_tools.common import synthetic
 from od_tools.common.errors import UserError
 from od_tools.common.files import atomic_dir, atomic_path, read_text, write_text_atomic
 from od_tools.common import progress as progress_lib
@@ -220,3 +223,29 @@ def test_the_machine_names_the_instruction_sets_int8_kernels_use():
     described = machine.describe()
     assert " cores, " in described and " GB RAM, " in described
     assert described.endswith(" ".join(machine.instruction_sets()) or "no AVX2")
+
+
+def test_synthetic_pictures_are_seeded_and_fit_any_size():
+    first, second = synthetic.pictures(2, 120, 160, seed=3)
+    assert first.shape == (120, 160, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, synthetic.pictures(1, 120, 160, seed=3)[0])
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, synthetic.pictures(1, 120, 160, seed=4)[0])
+    for height, width in ((1, 1), (5, 300), (8, 8), (33, 33)):  # down to pictures with no room for a shape
+        assert synthetic.pictures(1, height, width)[0].shape == (height, width, 3)
+
+
+def test_synthetic_shapes_do_not_overlap_and_their_masks_cover_them():
+    layout = synthetic.Layout(min_objects=8, max_objects=8, min_object_size=20, max_object_size=40)
+    picture, shapes = synthetic.render(np.random.default_rng(0), 128, 192, layout)
+    assert picture.size == (192, 128) and 4 <= len(shapes) <= 8  # as many as 100 tries place
+    for i, a in enumerate(shapes):
+        x, y, w, h = a.bbox
+        assert 0 <= x and 0 <= y and x + w <= 192 and y + h <= 128
+        for b in shapes[i + 1:]:
+            bx, by, bw, bh = b.bbox
+            assert x + w <= bx or bx + bw <= x or y + h <= by or by + bh <= y
+        mask = synthetic.mask(a, 128, 192)
+        assert abs(int(mask.sum()) - a.area) < 0.15 * a.area + w + h  # the outline's pixels, give or take its edge
+        ys, xs = np.nonzero(mask)
+        assert x - 1 <= xs.min() and xs.max() <= x + w + 1 and y - 1 <= ys.min() and ys.max() <= y + h + 1
